@@ -1,0 +1,107 @@
+"""Scaled dot-product and multi-head attention (Vaswani et al. 2017, Sections 3.2.1-3.2.2).
+
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+
+Masks are boolean with torch's meaning: True = may attend, False = blocked.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+def _check_qkv(q, k, v, mask):
+    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
+        raise ValueError(f"q, k, v must be at least 2-D (..., N, d), got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must have the same feature size d_k, got q {tuple(q.shape)} and k {tuple(k.shape)}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have the same number of tokens, got k {tuple(k.shape)} and v {tuple(v.shape)}")
+    if mask is not None:
+        if mask.dtype != torch.bool:
+            raise ValueError(f"mask must be boolean (True = attend), got dtype {mask.dtype}")
+        want = (*q.shape[:-1], k.shape[-2])
+        try:
+            torch.broadcast_shapes(mask.shape, want)
+        except RuntimeError:
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the attention "
+                             f"scores' shape {want} (..., queries, keys)") from None
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """Explicit attention that also returns the weights.
+
+    q (..., Nq, d_k), k (..., Nk, d_k), v (..., Nk, d_v) -> (output (..., Nq, d_v), weights (..., Nq, Nk)).
+    A query whose keys are all masked gets NaN weights, as in torch's reference implementation.
+    """
+    _check_qkv(q, k, v, mask)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])       # (..., Nq, Nk)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1)                                # rows sum to 1
+    return weights @ v, weights
+
+
+def causal_mask(n: int, device=None) -> torch.Tensor:
+    """(n, n) boolean mask, True on and below the diagonal: token t sees tokens 0..t."""
+    return torch.ones(n, n, dtype=torch.bool, device=device).tril()
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention with a fused `qkv` projection and an output projection `proj` (timm names).
+
+    Self-attention: `attn(x)`. Cross-attention: `attn(x, context)` takes queries from x and
+    keys/values from `context` (same width D; project it first otherwise) with the same weights.
+    Uses torch's fused kernel unless `return_weights=True`, which takes the explicit path and
+    also returns the per-head weights (B, h, Nq, Nk).
+    """
+
+    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True, dropout: float = 0.0):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim={dim} must be divisible by num_heads={num_heads}")
+        self.dim, self.num_heads, self.head_dim = dim, num_heads, dim // num_heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(dropout)
+
+    def _project(self, x, context):
+        if context is None:
+            q, k, v = self.qkv(x).chunk(3, dim=-1)                          # (B, N, D) each
+        else:
+            w, b = self.qkv.weight, self.qkv.bias
+            q = F.linear(x, w[: self.dim], None if b is None else b[: self.dim])
+            k, v = F.linear(context, w[self.dim:], None if b is None else b[self.dim:]).chunk(2, dim=-1)
+        split = lambda t: rearrange(t, "b n (h d) -> b h n d", h=self.num_heads)
+        return split(q), split(k), split(v)                                 # (B, h, N, d)
+
+    def _check(self, x, context, mask, causal):
+        if x.dim() != 3 or x.shape[-1] != self.dim:
+            raise ValueError(f"x must be (B, N, {self.dim}), got {tuple(x.shape)}")
+        if context is not None:
+            if context.dim() != 3 or context.shape[-1] != self.dim or context.shape[0] != x.shape[0]:
+                raise ValueError(f"context must be (B={x.shape[0]}, M, {self.dim}), got {tuple(context.shape)}")
+            if causal:
+                raise ValueError("causal=True is for self-attention; pass an explicit mask for cross-attention")
+        if mask is not None and mask.dim() == 3:
+            mask = mask.unsqueeze(1)                                        # (B, 1, Nq, Nk): same for every head
+        return mask
+
+    def forward(self, x, context=None, mask=None, causal: bool = False, return_weights: bool = False):
+        """x (B, N, D), context (B, M, D) or None, mask broadcastable to (B, h, N, M) -> (B, N, D)."""
+        mask = self._check(x, context, mask, causal)
+        q, k, v = self._project(x, context)
+        if causal:
+            cm = causal_mask(x.shape[1], device=x.device)
+            mask = cm if mask is None else mask & cm
+        _check_qkv(q, k, v, mask)
+        if return_weights:
+            out, weights = scaled_dot_product_attention(q, k, v, mask)     # explicit: (B, h, N, M) weights
+        else:
+            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None  # fused kernel
+        out = self.proj_drop(self.proj(rearrange(out, "b h n d -> b n (h d)")))  # (B, N, D)
+        return (out, weights) if return_weights else out

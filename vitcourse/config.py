@@ -1,0 +1,98 @@
+"""Model configurations: one dataclass per model family, with presets.
+
+The ViT presets follow Table 1 of Dosovitskiy et al. (2021), "An Image is Worth 16x16 Words"
+(ViT-Base/Large/Huge); their parameter counts equal Hugging Face's and timm's models of the
+same size (tested on the meta device).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+POOLS = ("cls", "mean")
+
+
+@dataclass
+class ViTConfig:
+    image_size: int = 224        # input height = width, in pixels
+    patch_size: int = 16         # P: each token is a P x P patch
+    in_channels: int = 3         # C: 3 for RGB, 1 for grey-scale digits
+    num_classes: int = 1000      # size of the classification head (0: no head)
+    dim: int = 768               # D: token width ("hidden size")
+    depth: int = 12              # L: number of transformer blocks
+    num_heads: int = 12          # h: attention heads per block (D must divide by h)
+    mlp_dim: int = 3072          # hidden width of each block's MLP (4 D in the paper)
+    pool: str = "cls"            # "cls": read the class token; "mean": average the patch tokens
+    dropout: float = 0.0         # dropout on embeddings, attention output and MLP
+    layer_norm_eps: float = 1e-6  # timm's 1e-6; Hugging Face's ViT uses 1e-12
+    qkv_bias: bool = True        # bias in the fused q/k/v projection
+
+    def __post_init__(self):
+        for name in ("image_size", "patch_size", "in_channels", "dim", "depth", "num_heads", "mlp_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"ViTConfig.{name} must be a positive integer, got {value!r}")
+        if self.num_classes < 0:
+            raise ValueError(f"ViTConfig.num_classes must be >= 0 (0 = no head), got {self.num_classes}")
+        if self.image_size % self.patch_size:
+            raise ValueError(
+                f"image_size={self.image_size} is not divisible by patch_size={self.patch_size}: "
+                f"pad or crop the images to a multiple of {self.patch_size} "
+                f"(e.g. {self.image_size // self.patch_size * self.patch_size} or "
+                f"{-(-self.image_size // self.patch_size) * self.patch_size}), or pick a patch size that divides it")
+        if self.dim % self.num_heads:
+            raise ValueError(f"dim={self.dim} must be divisible by num_heads={self.num_heads} "
+                             f"(each head gets dim / num_heads channels)")
+        if self.pool not in POOLS:
+            raise ValueError(f"unknown pool={self.pool!r}: expected one of {POOLS}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def grid_size(self) -> int:
+        """Patches per side: image_size / patch_size."""
+        return self.image_size // self.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        """N = HW / P^2."""
+        return self.grid_size ** 2
+
+    @property
+    def num_tokens(self) -> int:
+        """T = N (+1 for the class token when pool='cls')."""
+        return self.num_patches + (self.pool == "cls")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def replace(self, **changes) -> "ViTConfig":
+        return replace(self, **changes)
+
+
+def tiny(image_size=16, patch_size=4, in_channels=1, num_classes=10, dim=64, depth=4,
+         num_heads=4, mlp_dim=128, **kw) -> ViTConfig:
+    """A ViT that trains on the 8x8 digits (upsampled to 16 px) in well under a minute on a CPU."""
+    return ViTConfig(image_size=image_size, patch_size=patch_size, in_channels=in_channels,
+                     num_classes=num_classes, dim=dim, depth=depth, num_heads=num_heads,
+                     mlp_dim=mlp_dim, **kw)
+
+
+def vit_b16(num_classes=1000, **kw) -> ViTConfig:
+    """ViT-Base/16: D=768, L=12, h=12, MLP 3072 (86.6M parameters with 1000 classes)."""
+    return ViTConfig(patch_size=16, dim=768, depth=12, num_heads=12, mlp_dim=3072,
+                     num_classes=num_classes, **kw)
+
+
+def vit_l16(num_classes=1000, **kw) -> ViTConfig:
+    """ViT-Large/16: D=1024, L=24, h=16, MLP 4096 (304.3M parameters with 1000 classes)."""
+    return ViTConfig(patch_size=16, dim=1024, depth=24, num_heads=16, mlp_dim=4096,
+                     num_classes=num_classes, **kw)
+
+
+def vit_h14(num_classes=1000, **kw) -> ViTConfig:
+    """ViT-Huge/14: D=1280, L=32, h=16, MLP 5120 (632.0M parameters with 1000 classes)."""
+    return ViTConfig(patch_size=14, dim=1280, depth=32, num_heads=16, mlp_dim=5120,
+                     num_classes=num_classes, **kw)
+
+
+PRESETS = {"tiny": tiny, "vit_b16": vit_b16, "vit_l16": vit_l16, "vit_h14": vit_h14}

@@ -1,0 +1,122 @@
+"""Training utilities: device choice, seeding, a small `fit` loop (AdamW, linear warm-up then
+cosine decay, as used to train ViTs in Dosovitskiy et al. 2021, Appendix B.1) and evaluation."""
+from __future__ import annotations
+
+import math
+import os
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """cuda if available, then Apple's mps, then cpu. `prefer` (e.g. "cpu") overrides."""
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (CPU and all GPUs)."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor: linear warm-up over `warmup` steps, then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _progress(iterable, enabled: bool, **kw):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+    return tqdm(iterable, **kw)
+
+
+def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: float,
+        weight_decay: float = 0.0, device=None, progress: bool = True, warmup_epochs: float = 0.0,
+        label_smoothing: float = 0.0, grad_clip: float | None = None, loss_fn=None) -> dict:
+    """Train `model` with AdamW and a warm-up + cosine schedule; return the history.
+
+    History: lists per epoch of train_loss, train_accuracy, val_loss, val_accuracy (when a
+    validation loader is given) and lr. `loss_fn(model, batch) -> (loss, logits|None, targets|None)`
+    replaces the default cross-entropy on (images, labels) batches.
+    """
+    if epochs <= 0 or lr <= 0:
+        raise ValueError(f"epochs and lr must be positive, got epochs={epochs}, lr={lr}")
+    device = torch.device(device) if device is not None else get_device()
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    total = epochs * len(train_loader)
+    warmup = int(warmup_epochs * len(train_loader))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup))
+    history = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
+    bar = _progress(range(epochs), progress, desc="epochs", unit="epoch")
+    for _ in bar:
+        model.train()
+        loss_sum = correct = seen = 0
+        for batch in train_loader:
+            batch = [t.to(device) for t in batch]
+            if loss_fn is None:
+                logits = model(batch[0])
+                targets = batch[1]
+                loss = F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
+            else:
+                loss, logits, targets = loss_fn(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            schedule.step()
+            n = batch[0].shape[0]
+            loss_sum += loss.item() * n
+            seen += n
+            if logits is not None:
+                correct += (logits.argmax(-1) == targets).sum().item()
+        history["train_loss"].append(loss_sum / seen)
+        history["train_accuracy"].append(correct / seen)
+        history["lr"].append(optimizer.param_groups[0]["lr"])
+        postfix = {"loss": f"{loss_sum / seen:.3f}"}
+        if val_loader is not None and loss_fn is None:
+            val = evaluate(model, val_loader, device)
+            history["val_loss"].append(val["loss"])
+            history["val_accuracy"].append(val["accuracy"])
+            postfix["val_acc"] = f"{val['accuracy']:.3f}"
+        if progress:
+            bar.set_postfix(postfix)
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader, device=None):
+    """(labels, predicted labels, logits) over a loader of (images, labels), as CPU tensors."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device).eval()
+    labels, logits = [], []
+    for images, y in loader:
+        logits.append(model(images.to(device)).float().cpu())
+        labels.append(y)
+    logits = torch.cat(logits)
+    return torch.cat(labels), logits.argmax(-1), logits
+
+
+def evaluate(model: nn.Module, loader, device=None) -> dict:
+    """{'accuracy': ..., 'loss': ...} (mean cross-entropy) over a loader of (images, labels)."""
+    labels, preds, logits = predict(model, loader, device)
+    return {"accuracy": (preds == labels).float().mean().item(),
+            "loss": F.cross_entropy(logits, labels).item()}
