@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
+TP ?= tp1
+SUBMISSIONS ?= submissions
+OUT ?= grades
+
 .PHONY: setup book test test-unit test-notebooks test-book lab exercises grade clean
 
 setup: $(STAMP)
@@ -32,6 +36,12 @@ test-notebooks: setup
 
 test-book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/test
+
+exercises: setup  ## regenerate exercises/ (student versions) from solutions/
+	$(BIN)/python -m vitcourse exercises
+
+grade: setup  ## grade a folder of submissions: make grade TP=tp1 SUBMISSIONS=submissions/ OUT=grades/
+	$(BIN)/python -m vitcourse grade $(TP) $(SUBMISSIONS) --out $(OUT)
 
 lab: setup  ## Jupyter Lab on the notebooks
 	$(BIN)/jupyter lab notebooks
