@@ -1,0 +1,205 @@
+"""Hugging Face interop: float64 parity, round trips, the 4.x and 5.x weight names, strict errors.
+
+Hugging Face models are built from configs (no hub). Every parameter is redrawn before
+converting, so default ones/zeros (LayerNorm, biases) cannot hide a swapped or dropped tensor.
+Attention runs with attn_implementation="sdpa": its "eager" path computes the softmax in float32
+even for float64 inputs (~1e-7 error, measured), while "sdpa" stays in float64 and calls the same
+torch kernel as our fused path, so float64 logits agree to ~1e-15.
+"""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from vitcourse import ViT, ViTConfig
+from vitcourse.interop import config_from_hf, config_to_hf, vit_from_hf, vit_to_hf
+
+transformers = pytest.importorskip("transformers")
+safetensors_torch = pytest.importorskip("safetensors.torch")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def hf_config(**kw):
+    base = dict(image_size=16, patch_size=4, num_channels=2, hidden_size=32, num_hidden_layers=2,
+                num_attention_heads=4, intermediate_size=48, num_labels=5, attn_implementation="sdpa")
+    return transformers.ViTConfig(**{**base, **kw})
+
+
+@torch.no_grad()
+def redraw(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    for p in model.parameters():
+        p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * 0.5 + torch.randn((), generator=g, dtype=p.dtype) * 0.1)
+    return model
+
+
+def random_hf(dtype=torch.float64, **kw):
+    return redraw(transformers.ViTForImageClassification(hf_config(**kw)).to(dtype).eval())
+
+
+def images(cfg, dtype=torch.float64, batch=3, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, cfg.in_channels, cfg.image_size, cfg.image_size, generator=g, dtype=dtype)
+
+
+def test_the_installed_transformers_uses_5x_names_in_memory_and_4x_on_disk(tmp_path):
+    hf = random_hf()
+    assert "vit.layers.0.attention.q_proj.weight" in hf.state_dict()
+    hf.save_pretrained(tmp_path)
+    on_disk = safetensors_torch.load_file(tmp_path / "model.safetensors")
+    assert "vit.encoder.layer.0.attention.attention.query.weight" in on_disk
+
+
+@pytest.mark.parametrize("kw", [{}, dict(qkv_bias=False), dict(layer_norm_eps=1e-5, num_labels=1),
+                                dict(num_channels=3, image_size=12, patch_size=6, num_hidden_layers=3)])
+def test_float64_parity_hf_to_ours(kw):
+    hf = random_hf(**kw)
+    ours = vit_from_hf(hf)
+    assert ours.config.layer_norm_eps == hf.config.layer_norm_eps and ours.config.qkv_bias == hf.config.qkv_bias
+    assert not ours.training and ours.pos_embed.dtype == torch.float64
+    x = images(ours.config)
+    with torch.no_grad():
+        diff = (ours(x) - hf(x).logits).abs().max().item()
+    assert diff <= 1e-10, diff
+
+
+def test_eager_attention_is_only_float32_exact():
+    # documents why the parity tests use sdpa: eager's float32 softmax is far above 1e-10
+    hf = random_hf(attn_implementation="eager")
+    ours, x = vit_from_hf(hf), images(vit_from_hf(hf).config)
+    with torch.no_grad():
+        diff = (ours(x) - hf(x).logits).abs().max().item()
+    assert 1e-10 < diff < 1e-4, diff
+
+
+def test_float64_parity_ours_to_hf_and_round_trip():
+    ours = ViT(ViTConfig(image_size=16, patch_size=4, in_channels=2, num_classes=7, dim=32, depth=2,
+                         num_heads=4, mlp_dim=48, layer_norm_eps=1e-6)).double().eval()
+    redraw(ours, seed=3)
+    hf = vit_to_hf(ours)
+    assert isinstance(hf, transformers.ViTForImageClassification) and not hf.training
+    assert hf.config.layer_norm_eps == 1e-6 and hf.config.num_labels == 7
+    x = images(ours.config)
+    with torch.no_grad():
+        assert (ours(x) - hf(x).logits).abs().max().item() <= 1e-10
+    back = vit_from_hf(hf)
+    assert back.config == ours.config
+    a, b = ours.state_dict(), back.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_float32_parity():
+    hf = random_hf(dtype=torch.float32)
+    ours = vit_from_hf(hf)
+    x = images(ours.config, dtype=torch.float32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), hf(x).logits, rtol=1e-5, atol=1e-5)
+
+
+def test_no_head_maps_to_num_labels_0_and_vit_model():
+    ours = redraw(ViT(ViTConfig(image_size=8, patch_size=4, in_channels=1, num_classes=0, dim=16, depth=1,
+                                num_heads=2, mlp_dim=32)).double().eval())
+    hf, x = vit_to_hf(ours), images(ours.config)
+    assert isinstance(hf.classifier, torch.nn.Identity)
+    with torch.no_grad():
+        assert (ours(x) - hf(x).logits).abs().max().item() <= 1e-10           # (B, D) class-token features
+    base = transformers.ViTModel(hf.config, add_pooling_layer=False).double().eval()
+    base.load_state_dict({k.removeprefix("vit."): v for k, v in hf.state_dict().items()})
+    back = vit_from_hf(base)
+    assert back.config.num_classes == 0
+    with torch.no_grad():
+        assert (back(x) - base(x).last_hidden_state[:, 0]).abs().max().item() <= 1e-10
+
+
+def test_transformers_4x_checkpoint_fixture():
+    """A real 4.57.6 checkpoint (tests/fixtures/make_vit_hf4.py) and that version's float64 logits."""
+    state = safetensors_torch.load_file(FIXTURES / "vit_hf4" / "model.safetensors")
+    config = json.loads((FIXTURES / "vit_hf4" / "config.json").read_text())
+    io = safetensors_torch.load_file(FIXTURES / "vit_hf4_io.safetensors")
+    assert config["transformers_version"].startswith("4.") and "vit.encoder.layer.1.output.dense.weight" in state
+    ours = vit_from_hf({k: v.double() for k, v in state.items()}, config).eval()
+    assert ours.config.num_classes == 3 and ours.config.layer_norm_eps == 1e-12 and ours.config.depth == 2
+    with torch.no_grad():
+        assert (ours(io["images"]) - io["logits"]).abs().max().item() <= 1e-10
+    # the same file through transformers 5.x's own loader (which renames 4.x -> 5.x) agrees too
+    hf = transformers.ViTForImageClassification.from_pretrained(FIXTURES / "vit_hf4", attn_implementation="sdpa")
+    hf5 = hf.double().eval()
+    with torch.no_grad():
+        assert (hf5(io["images"]).logits - io["logits"]).abs().max().item() <= 1e-10
+    ours5 = vit_from_hf(hf5)
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), ours5.state_dict().values()))
+
+
+def test_plain_5x_state_dict_with_hf_config():
+    hf = random_hf()
+    ours = vit_from_hf(dict(hf.state_dict()), hf.config).eval()
+    x = images(ours.config)
+    with torch.no_grad():
+        assert (ours(x) - hf(x).logits).abs().max().item() <= 1e-10
+
+
+def test_config_translation():
+    ours = config_from_hf(hf_config(hidden_dropout_prob=0.1, image_size=[16, 16]))
+    assert (ours.dim, ours.depth, ours.num_heads, ours.mlp_dim, ours.image_size, ours.in_channels) == (32, 2, 4, 48, 16, 2)
+    assert ours.dropout == 0.1 and ours.pool == "cls" and ours.layer_norm_eps == 1e-12
+    back = config_to_hf(ours)
+    assert (back.hidden_size, back.intermediate_size, back.num_labels, back.layer_norm_eps) == (32, 48, 5, 1e-12)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+def test_missing_key_is_named():
+    hf = random_hf()
+    state = dict(hf.state_dict())
+    del state["vit.layers.1.attention.k_proj.bias"]
+    with pytest.raises(ValueError, match=r"missing keys: vit\.layers\.1\.attention\.k_proj\.bias"):
+        vit_from_hf(state, hf.config)
+
+
+def test_unexpected_key_is_named():
+    hf = random_hf()
+    state = {**hf.state_dict(), "vit.pooler.dense.weight": torch.zeros(32, 32)}
+    with pytest.raises(ValueError, match=r"unexpected \(unused\) keys: vit\.pooler\.dense\.weight"):
+        vit_from_hf(state, hf.config)
+    with pytest.raises(ValueError, match=r"keys: pooler\.dense\.weight, pooler\.dense\.bias(.|\n)*add_pooling_layer=False"):
+        vit_from_hf(transformers.ViTModel(hf_config(), add_pooling_layer=True))
+
+
+def test_wrong_shape_is_named():
+    hf = random_hf()
+    state = dict(hf.state_dict())
+    state["classifier.weight"] = torch.zeros(4, 32, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"wrong shapes: classifier\.weight: got \(4, 32\), expected \(5, 32\)"):
+        vit_from_hf(state, hf.config)
+
+
+def test_mixed_4x_and_5x_names():
+    state = dict(random_hf().state_dict())
+    state["vit.encoder.layer.0.attention.attention.query.weight"] = state.pop("vit.layers.0.attention.q_proj.weight")
+    with pytest.raises(ValueError, match="mixes transformers 4.x"):
+        vit_from_hf(state, hf_config())
+
+
+@pytest.mark.parametrize("act", ["gelu_new", "relu", "gelu_pytorch_tanh"])
+def test_non_gelu_activation(act):
+    with pytest.raises(ValueError, match=f"hidden_act='{act}' is not supported"):
+        vit_from_hf(transformers.ViTForImageClassification(hf_config(hidden_act=act)))
+
+
+def test_mean_pooling_to_hf():
+    with pytest.raises(ValueError, match="pool='mean' has no Hugging Face equivalent"):
+        vit_to_hf(ViT(ViTConfig(image_size=8, patch_size=4, dim=16, depth=1, num_heads=2, mlp_dim=32, pool="mean")))
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="needs its config"):
+        vit_from_hf({})
+    with pytest.raises(TypeError, match="expected a transformers ViTForImageClassification"):
+        vit_from_hf(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="expects a vitcourse.ViT"):
+        vit_to_hf(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="square sizes only"):
+        config_from_hf(hf_config(image_size=[16, 8]))
+    with pytest.warns(UserWarning, match="attention_probs_dropout_prob"):
+        config_from_hf(hf_config(attention_probs_dropout_prob=0.1))
