@@ -26,10 +26,12 @@ def _check_qkv(q, k, v, mask):
             raise ValueError(f"mask must be boolean (True = attend), got dtype {mask.dtype}")
         want = (*q.shape[:-1], k.shape[-2])
         try:
-            torch.broadcast_shapes(mask.shape, want)
+            fits = torch.broadcast_shapes(mask.shape, want) == torch.Size(want)
         except RuntimeError:
+            fits = False
+        if not fits:  # a mask must not add dimensions the scores lack
             raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the attention "
-                             f"scores' shape {want} (..., queries, keys)") from None
+                             f"scores' shape {want} (..., queries, keys)")
 
 
 def scaled_dot_product_attention(q, k, v, mask=None):
