@@ -38,13 +38,16 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     """Explicit attention that also returns the weights.
 
     q (..., Nq, d_k), k (..., Nk, d_k), v (..., Nk, d_v) -> (output (..., Nq, d_v), weights (..., Nq, Nk)).
-    A query whose keys are all masked gets NaN weights, as in torch's reference implementation.
+    A query whose keys are all masked gets all-zero weights (and a zero output), as torch's
+    fused `F.scaled_dot_product_attention` gives since torch 2.5 (its "safe softmax").
     """
     _check_qkv(q, k, v, mask)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])       # (..., Nq, Nk)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1)                                # rows sum to 1
+    if mask is not None:
+        weights = weights.masked_fill(~mask, 0.0)                   # fully masked rows: NaN -> 0
     return weights @ v, weights
 
 
