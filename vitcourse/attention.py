@@ -67,8 +67,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True, dropout: float = 0.0):
         super().__init__()
-        if dim % num_heads:
-            raise ValueError(f"dim={dim} must be divisible by num_heads={num_heads}")
+        if num_heads <= 0 or dim % num_heads:
+            raise ValueError(f"dim={dim} must be divisible by num_heads={num_heads} (a positive integer)")
         self.dim, self.num_heads, self.head_dim = dim, num_heads, dim // num_heads
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
@@ -92,6 +92,9 @@ class MultiHeadAttention(nn.Module):
                 raise ValueError(f"context must be (B={x.shape[0]}, M, {self.dim}), got {tuple(context.shape)}")
             if causal:
                 raise ValueError("causal=True is for self-attention; pass an explicit mask for cross-attention")
+        if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool):
+            raise ValueError(f"mask must be a boolean tensor (True = attend), got "
+                             f"{getattr(mask, 'dtype', type(mask).__name__)}")
         if mask is not None and mask.dim() == 3:
             mask = mask.unsqueeze(1)                                        # (B, 1, Nq, Nk): same for every head
         return mask
