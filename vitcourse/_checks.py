@@ -1,6 +1,8 @@
 """Input checks shared by the modules: clear errors instead of shape-mismatch tracebacks."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 
@@ -29,6 +31,8 @@ def check_images(images, *, channels=None, size=None, patch_size=None, name="ima
                          f"resize them, or build the model with image_size={h if h == w else (h, w)}")
     if patch_size is not None:
         p = patch_size
+        if isinstance(p, bool) or not isinstance(p, numbers.Integral) or p <= 0:
+            raise ValueError(f"patch_size must be a positive integer, got {p!r}")
         if h % p or w % p:
             raise ValueError(
                 f"image size {h}x{w} is not divisible by patch_size={p}: pad the images to "

@@ -5,6 +5,8 @@ An image (C, H, W) becomes N = HW / P^2 flattened patches of P*P*C values, in ra
 """
 from __future__ import annotations
 
+import numbers
+
 import torch
 from einops import rearrange
 from torch import nn
@@ -22,6 +24,10 @@ def unpatchify(patches: torch.Tensor, patch_size: int, image_size, channels: int
     """(B, N, P*P*C) -> (B, C, H, W): the inverse of `patchify`."""
     h, w = pair(image_size)
     p = patch_size
+    if isinstance(p, bool) or not isinstance(p, numbers.Integral) or p <= 0:
+        raise ValueError(f"patch_size must be a positive integer, got {p!r}")
+    if not isinstance(patches, torch.Tensor):
+        raise TypeError(f"patches must be a torch.Tensor of shape (B, N, P*P*C), got {type(patches).__name__}")
     if patches.dim() != 3:
         raise ValueError(f"patches must be (B, N, P*P*C), got shape {tuple(patches.shape)}")
     if h % p or w % p:
