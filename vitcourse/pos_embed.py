@@ -43,8 +43,10 @@ def sincos_2d(grid_h: int, grid_w: int, dim: int, cls_token: bool = False) -> to
     Each row is [sin(col w), cos(col w), sin(row w), cos(row w)] with w_k = 10000^(-k/(D/4)),
     k = 0..D/4-1. With `cls_token` an all-zero row is put first.
     """
-    if dim % 4:
-        raise ValueError(f"sincos_2d needs dim divisible by 4 (sin and cos for rows and columns), got {dim}")
+    if dim <= 0 or dim % 4:
+        raise ValueError(f"sincos_2d needs a positive dim divisible by 4 (sin and cos for rows and columns), got {dim}")
+    if grid_h <= 0 or grid_w <= 0:
+        raise ValueError(f"sincos_2d needs a positive grid, got grid_h={grid_h}, grid_w={grid_w}")
     rows, cols = torch.meshgrid(torch.arange(grid_h), torch.arange(grid_w), indexing="ij")
     emb = torch.cat([_sincos_1d_mae(dim // 2, cols), _sincos_1d_mae(dim // 2, rows)], dim=1)
     if cls_token:
@@ -75,6 +77,9 @@ def resize_pos_embed(pos_embed: torch.Tensor, new_grid, num_prefix_tokens: int =
     """
     if pos_embed.dim() != 3 or pos_embed.shape[0] != 1:
         raise ValueError(f"pos_embed must be (1, T, D), got {tuple(pos_embed.shape)}")
+    if not 0 <= num_prefix_tokens <= pos_embed.shape[1]:
+        raise ValueError(f"num_prefix_tokens={num_prefix_tokens} must be in [0, {pos_embed.shape[1]}] "
+                         f"for a table of {pos_embed.shape[1]} positions")
     prefix, grid = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
     n = grid.shape[1]
     if old_grid is None:
@@ -86,6 +91,8 @@ def resize_pos_embed(pos_embed: torch.Tensor, new_grid, num_prefix_tokens: int =
     if old_h * old_w != n:
         raise ValueError(f"old_grid {old_h}x{old_w} does not match {n} patch positions")
     new_h, new_w = pair(new_grid)
+    if new_h <= 0 or new_w <= 0:
+        raise ValueError(f"new_grid must be positive, got {new_h}x{new_w}")
     grid = grid.reshape(1, old_h, old_w, -1).permute(0, 3, 1, 2)           # (1, D, h, w)
     grid = F.interpolate(grid, size=(new_h, new_w), mode="bicubic", align_corners=False)
     grid = grid.permute(0, 2, 3, 1).reshape(1, new_h * new_w, -1)          # (1, h' w', D)
