@@ -53,8 +53,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     """Train `model` with AdamW and a warm-up + cosine schedule; return the history.
 
     History: lists per epoch of train_loss, train_accuracy, val_loss, val_accuracy (when a
-    validation loader is given) and lr. `loss_fn(model, batch) -> (loss, logits|None, targets|None)`
-    replaces the default cross-entropy on (images, labels) batches.
+    validation loader is given) and lr (after the epoch's last step).
+    `loss_fn(model, batch) -> (loss, logits|None, targets|None)` replaces the default
+    cross-entropy on (images, labels) batches; train_accuracy is NaN when it gives no logits.
     """
     if epochs <= 0 or lr <= 0:
         raise ValueError(f"epochs and lr must be positive, got epochs={epochs}, lr={lr}")
@@ -68,7 +69,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     bar = _progress(range(epochs), progress, desc="epochs", unit="epoch")
     for _ in bar:
         model.train()
-        loss_sum = correct = seen = 0
+        loss_sum = correct = seen = counted = 0
         for batch in train_loader:
             batch = [t.to(device) for t in batch]
             if loss_fn is None:
@@ -88,8 +89,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
             seen += n
             if logits is not None:
                 correct += (logits.argmax(-1) == targets).sum().item()
+                counted += n
         history["train_loss"].append(loss_sum / seen)
-        history["train_accuracy"].append(correct / seen)
+        history["train_accuracy"].append(correct / counted if counted else float("nan"))
         history["lr"].append(optimizer.param_groups[0]["lr"])
         postfix = {"loss": f"{loss_sum / seen:.3f}"}
         if val_loader is not None and loss_fn is None:
