@@ -172,8 +172,10 @@ def test_mask_ratio_default_and_override():
     assert model(batch(model), mask_ratio=0.25).mask.sum(1).tolist() == [4.0] * 3
 
 
-def test_every_trainable_parameter_gets_a_gradient():
-    model = small(norm_pix_loss=True)
+@pytest.mark.parametrize("kw", [dict(norm_pix_loss=True), dict(qkv_bias=False)])
+def test_every_trainable_parameter_gets_a_gradient(kw):
+    model = small(**kw)
+    assert (model.blocks[0].attn.qkv.bias is None) == (not model.config.qkv_bias)
     model(batch(model)).loss.backward()
     for name, p in model.named_parameters():
         if p.requires_grad:
