@@ -1,0 +1,54 @@
+"""Smoke tests for `python -m vitcourse.bench`: the functions run and the tables have the right shape.
+No timing assertions (performance claims live in the benchmark's output, not in tests)."""
+import math
+
+import pytest
+
+from vitcourse import ViTConfig
+from vitcourse.bench import bench_attention, bench_models, format_table, main, time_many
+
+SMALL = {"small": (ViTConfig(image_size=8, patch_size=4, in_channels=1, num_classes=3, dim=16, depth=1,
+                             num_heads=2, mlp_dim=32), 2)}
+
+
+def test_time_many_interleaves_and_counts():
+    calls = []
+    t = time_many({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=2)
+    assert calls == ["a", "b"] * 5
+    assert set(t) == {"a", "b"} and all(v >= 0 for v in t.values())
+
+
+def test_bench_models_rows():
+    pytest.importorskip("transformers")
+    rows = bench_models(SMALL, repeats=1, warmup=0)
+    assert [(r["config"], r["mode"], r["batch"]) for r in rows] == [("small", "forward", 2), ("small", "train step", 2)]
+    for r in rows:
+        assert list(r) == ["config", "batch", "mode", "ours img/s", "HF img/s", "ours/HF"]
+        assert all(math.isfinite(r[k]) and r[k] > 0 for k in ("ours img/s", "HF img/s", "ours/HF"))
+        assert r["ours/HF"] == pytest.approx(r["ours img/s"] / r["HF img/s"])
+
+
+def test_bench_attention_rows():
+    rows = bench_attention([8, 32], heads=2, head_dim=4, repeats=1, warmup=0)
+    assert [r["tokens N"] for r in rows] == [8, 32]
+    assert list(rows[0]) == ["tokens N", "naive ms", "fused ms", "naive/fused", "weights MB"]
+    assert rows[1]["weights MB"] == pytest.approx(2 * 32 * 32 * 4 / 2**20)
+    assert all(r["naive/fused"] == pytest.approx(r["naive ms"] / r["fused ms"]) for r in rows)
+
+
+def test_format_table():
+    table = format_table([{"name": "a", "x/y": 1.234, "v img/s": 12345.6}, {"name": "bb", "x/y": 0.5, "v img/s": 0.01234}])
+    lines = table.splitlines()
+    assert len(lines) == 4 and lines[1].startswith("|--")
+    assert len({len(line) for line in lines}) == 1                          # aligned columns
+    assert "1.23" in lines[2] and "12346" in lines[2] and "0.50" in lines[3] and "0.0123" in lines[3]
+    assert format_table([]) == "(no rows)"
+
+
+def test_main_quick_prints_both_tables(capsys):
+    pytest.importorskip("transformers")
+    out = main(["--quick", "--repeats", "1", "--seq-lens", "8", "16"])
+    text = capsys.readouterr().out
+    assert "ours/HF" in text and "naive/fused" in text
+    assert [r["mode"] for r in out["models"]] == ["forward", "train step"]
+    assert [r["tokens N"] for r in out["attention"]] == [8, 16]

@@ -1,0 +1,147 @@
+"""Throughput of `vitcourse.ViT` against Hugging Face's ViT, and naive versus fused attention.
+
+    python -m vitcourse.bench [--quick] [--threads 2] [--device cpu]
+
+Both models get the same config and the same weights (`vit_to_hf`), float32, Hugging Face with
+its default "sdpa" attention. Each number is the median of several timed repeats after warm-up,
+ours and the reference interleaved so that a busy machine slows both alike. Timings depend on
+the machine and its load: read the ratio, not the absolute numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .attention import scaled_dot_product_attention
+from .config import ViTConfig, tiny
+from .vit import ViT
+
+CONFIGS = {  # name -> (config, batch)
+    "tiny 16px (digits)": (tiny(), 64),
+    "ViT-S/16 224px": (ViTConfig(image_size=224, patch_size=16, dim=384, depth=12, num_heads=6, mlp_dim=1536), 2),
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_many(fns: dict, repeats: int = 5, warmup: int = 1, device="cpu") -> dict[str, float]:
+    """Median seconds per call of each function, the functions interleaved in every repeat."""
+    device, times = torch.device(device), {name: [] for name in fns}
+    for r in range(warmup + repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            if r >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _forward(model, x, hf: bool):
+    model.eval()
+
+    @torch.no_grad()
+    def step():
+        return model(x).logits if hf else model(x)
+    return step
+
+
+def _train_step(model, x, y, hf: bool):
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = model(x).logits if hf else model(x)
+        F.cross_entropy(logits, y).backward()
+        opt.step()
+    return step
+
+
+def bench_models(configs: dict | None = None, repeats: int = 5, warmup: int = 1, device="cpu") -> list[dict]:
+    """One row per (config, mode): images/s of ours and of Hugging Face's ViT, and ours / HF."""
+    from .interop import vit_to_hf
+
+    rows = []
+    for name, (cfg, batch) in (configs or CONFIGS).items():
+        torch.manual_seed(0)
+        ours = ViT(cfg).to(device)
+        ref = vit_to_hf(ours, attn_implementation="sdpa")
+        x = torch.randn(batch, cfg.in_channels, cfg.image_size, cfg.image_size, device=device)
+        y = torch.randint(0, max(cfg.num_classes, 1), (batch,), device=device)
+        for mode in ("forward", "train step"):
+            make = _forward if mode == "forward" else lambda m, x, hf: _train_step(m, x, y, hf)
+            t = time_many({"ours": make(ours, x, False), "hf": make(ref, x, True)}, repeats, warmup, device)
+            rows.append({"config": name, "batch": batch, "mode": mode, "ours img/s": batch / t["ours"],
+                         "HF img/s": batch / t["hf"], "ours/HF": t["hf"] / t["ours"]})
+    return rows
+
+
+def bench_attention(seq_lens=(64, 256, 1024, 4096), heads: int = 6, head_dim: int = 64, batch: int = 1,
+                    repeats: int = 5, warmup: int = 1, device="cpu") -> list[dict]:
+    """Explicit softmax(QK^T/sqrt(d))V (materialises the N x N weights) versus torch's fused kernel."""
+    rows = []
+    for n in seq_lens:
+        q, k, v = torch.randn(3, batch, heads, n, head_dim, device=device).unbind(0)
+        with torch.no_grad():
+            t = time_many({"naive": lambda: scaled_dot_product_attention(q, k, v),
+                           "fused": lambda: F.scaled_dot_product_attention(q, k, v)}, repeats, warmup, device)
+        rows.append({"tokens N": n, "naive ms": 1e3 * t["naive"], "fused ms": 1e3 * t["fused"],
+                     "naive/fused": t["naive"] / t["fused"],
+                     "weights MB": batch * heads * n * n * 4 / 2**20})
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """A Markdown table; floats with 3 significant digits, ratios (columns "a/b") with 2 decimals."""
+    if not rows:
+        return "(no rows)"
+    ratio = lambda k: "/" in k and " " not in k
+    fmt = lambda k, v: (f"{v:.2f}" if ratio(k) else f"{v:.3g}" if v < 1000 else f"{v:.0f}") \
+        if isinstance(v, float) else str(v)
+    cells = [list(rows[0])] + [[fmt(k, r[k]) for k in rows[0]] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    line = lambda row: "| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |"
+    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in cells[1:]])
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m vitcourse.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny config only, attention up to N=1024")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (median)")
+    p.add_argument("--seq-lens", type=int, nargs="+", default=None, help="attention sequence lengths")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    repeats = args.repeats or (3 if args.quick else 5)
+    seq_lens = args.seq_lens or ((64, 256, 1024) if args.quick else (64, 256, 1024, 4096))
+    configs = {k: v for k, v in CONFIGS.items() if not args.quick or k.startswith("tiny")}
+    print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
+          f"median of {repeats} after 1 warm-up")
+    out = {}
+    try:
+        import transformers
+        print(f"\nvitcourse.ViT vs transformers {transformers.__version__} ViTForImageClassification (sdpa), float32")
+        out["models"] = bench_models(configs, repeats, 1, args.device)
+        print(format_table(out["models"]))
+    except ImportError:
+        print("\n(transformers is not installed: model comparison skipped; pip install 'vitcourse[hf]')")
+    print("\nattention, naive (explicit, returns weights) vs fused (F.scaled_dot_product_attention), "
+          "batch 1, 6 heads x 64")
+    out["attention"] = bench_attention(seq_lens, repeats=repeats, device=args.device)
+    print(format_table(out["attention"]))
+    return out
+
+
+if __name__ == "__main__":
+    main()
