@@ -4,7 +4,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 TP ?= tp1
@@ -28,7 +27,7 @@ book: setup  ## render the book (stored notebook outputs, no re-execution) into 
 test: setup test-unit test-notebooks test-book  ## every test: unit, notebooks (nbval), book build
 
 test-unit: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests -q -n 2 --dist loadscope
+	MPLBACKEND=Agg HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests -q -n 2 --dist loadscope
 
 test-notebooks: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
