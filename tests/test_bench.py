@@ -18,6 +18,12 @@ def test_time_many_interleaves_and_counts():
     assert set(t) == {"a", "b"} and all(v >= 0 for v in t.values())
 
 
+def test_time_many_clocks_and_errors():
+    assert set(time_many({"a": lambda: sum(range(1000))}, repeats=2, warmup=0, clock="cpu")) == {"a"}
+    with pytest.raises(ValueError, match="clock='gpu': expected one of"):
+        time_many({"a": lambda: None}, clock="gpu")
+
+
 def test_bench_models_rows():
     pytest.importorskip("transformers")
     rows = bench_models(SMALL, repeats=1, warmup=0)
@@ -47,8 +53,8 @@ def test_format_table():
 
 def test_main_quick_prints_both_tables(capsys):
     pytest.importorskip("transformers")
-    out = main(["--quick", "--repeats", "1", "--seq-lens", "8", "16"])
+    out = main(["--quick", "--repeats", "1", "--seq-lens", "8", "16", "--clock", "cpu"])
     text = capsys.readouterr().out
-    assert "ours/HF" in text and "naive/fused" in text
+    assert "ours/HF" in text and "naive/fused" in text and "cpu-clock median of 1" in text
     assert [r["mode"] for r in out["models"]] == ["forward", "train step"]
     assert [r["tokens N"] for r in out["attention"]] == [8, 16]

@@ -5,7 +5,8 @@
 Both models get the same config and the same weights (`vit_to_hf`), float32, Hugging Face with
 its default "sdpa" attention. Each number is the median of several timed repeats after warm-up,
 ours and the reference interleaved so that a busy machine slows both alike. Timings depend on
-the machine and its load: read the ratio, not the absolute numbers.
+the machine and its load: read the ratio, not the absolute numbers. On a machine shared with
+other jobs, `--threads 1 --clock cpu` (CPU time of this process) removes most of the noise.
 """
 from __future__ import annotations
 
@@ -31,17 +32,28 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_many(fns: dict, repeats: int = 5, warmup: int = 1, device="cpu") -> dict[str, float]:
-    """Median seconds per call of each function, the functions interleaved in every repeat."""
-    device, times = torch.device(device), {name: [] for name in fns}
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_many(fns: dict, repeats: int = 5, warmup: int = 1, device="cpu", clock: str = "wall") -> dict[str, float]:
+    """Median seconds per call of each function, the functions interleaved in every repeat.
+
+    clock "wall": elapsed time; "cpu": CPU time of this process, summed over its threads (use it
+    with one thread on a busy machine: time spent waiting for a core is then not counted).
+    """
+    if clock not in CLOCKS:
+        raise ValueError(f"clock={clock!r}: expected one of {tuple(CLOCKS)}")
+    if clock == "cpu" and torch.device(device).type != "cpu":
+        raise ValueError(f"clock='cpu' measures CPU work only; use clock='wall' on device {device!r}")
+    device, times, now = torch.device(device), {name: [] for name in fns}, CLOCKS[clock]
     for r in range(warmup + repeats):
         for name, fn in fns.items():
             _sync(device)
-            t0 = time.perf_counter()
+            t0 = now()
             fn()
             _sync(device)
             if r >= warmup:
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(now() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -66,7 +78,8 @@ def _train_step(model, x, y, hf: bool):
     return step
 
 
-def bench_models(configs: dict | None = None, repeats: int = 5, warmup: int = 1, device="cpu") -> list[dict]:
+def bench_models(configs: dict | None = None, repeats: int = 5, warmup: int = 1, device="cpu",
+                 clock: str = "wall") -> list[dict]:
     """One row per (config, mode): images/s of ours and of Hugging Face's ViT, and ours / HF."""
     from .interop import vit_to_hf
 
@@ -79,21 +92,21 @@ def bench_models(configs: dict | None = None, repeats: int = 5, warmup: int = 1,
         y = torch.randint(0, max(cfg.num_classes, 1), (batch,), device=device)
         for mode in ("forward", "train step"):
             make = _forward if mode == "forward" else lambda m, x, hf: _train_step(m, x, y, hf)
-            t = time_many({"ours": make(ours, x, False), "hf": make(ref, x, True)}, repeats, warmup, device)
+            t = time_many({"ours": make(ours, x, False), "hf": make(ref, x, True)}, repeats, warmup, device, clock)
             rows.append({"config": name, "batch": batch, "mode": mode, "ours img/s": batch / t["ours"],
                          "HF img/s": batch / t["hf"], "ours/HF": t["hf"] / t["ours"]})
     return rows
 
 
 def bench_attention(seq_lens=(64, 256, 1024, 4096), heads: int = 6, head_dim: int = 64, batch: int = 1,
-                    repeats: int = 5, warmup: int = 1, device="cpu") -> list[dict]:
+                    repeats: int = 5, warmup: int = 1, device="cpu", clock: str = "wall") -> list[dict]:
     """Explicit softmax(QK^T/sqrt(d))V (materialises the N x N weights) versus torch's fused kernel."""
     rows = []
     for n in seq_lens:
         q, k, v = torch.randn(3, batch, heads, n, head_dim, device=device).unbind(0)
         with torch.no_grad():
             t = time_many({"naive": lambda: scaled_dot_product_attention(q, k, v),
-                           "fused": lambda: F.scaled_dot_product_attention(q, k, v)}, repeats, warmup, device)
+                           "fused": lambda: F.scaled_dot_product_attention(q, k, v)}, repeats, warmup, device, clock)
         rows.append({"tokens N": n, "naive ms": 1e3 * t["naive"], "fused ms": 1e3 * t["fused"],
                      "naive/fused": t["naive"] / t["fused"],
                      "weights MB": batch * heads * n * n * 4 / 2**20})
@@ -118,6 +131,8 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="tiny config only, attention up to N=1024")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps")
+    p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                   help="wall: elapsed time (default); cpu: this process's CPU time (with --threads 1 on a busy machine)")
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (median)")
     p.add_argument("--seq-lens", type=int, nargs="+", default=None, help="attention sequence lengths")
     args = p.parse_args(argv)
@@ -127,18 +142,18 @@ def main(argv=None) -> dict:
     seq_lens = args.seq_lens or ((64, 256, 1024) if args.quick else (64, 256, 1024, 4096))
     configs = {k: v for k, v in CONFIGS.items() if not args.quick or k.startswith("tiny")}
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
-          f"median of {repeats} after 1 warm-up")
+          f"{args.clock}-clock median of {repeats} after 1 warm-up")
     out = {}
     try:
         import transformers
         print(f"\nvitcourse.ViT vs transformers {transformers.__version__} ViTForImageClassification (sdpa), float32")
-        out["models"] = bench_models(configs, repeats, 1, args.device)
+        out["models"] = bench_models(configs, repeats, 1, args.device, args.clock)
         print(format_table(out["models"]))
     except ImportError:
         print("\n(transformers is not installed: model comparison skipped; pip install 'vitcourse[hf]')")
     print("\nattention, naive (explicit, returns weights) vs fused (F.scaled_dot_product_attention), "
           "batch 1, 6 heads x 64")
-    out["attention"] = bench_attention(seq_lens, repeats=repeats, device=args.device)
+    out["attention"] = bench_attention(seq_lens, repeats=repeats, device=args.device, clock=args.clock)
     print(format_table(out["attention"]))
     return out
 
