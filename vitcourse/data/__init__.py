@@ -1,5 +1,13 @@
-"""Offline datasets: scikit-learn's digits, sample photos, and real MNIST / CIFAR-10 loaders."""
-from .digits import load_digits, digits_arrays
-from .images import sample_image, SAMPLE_IMAGES
+"""Datasets: scikit-learn's digits and sample photos (offline), and real MNIST / CIFAR-10 loaders.
 
-__all__ = ["load_digits", "digits_arrays", "sample_image", "SAMPLE_IMAGES"]
+Every `load_*` returns (train, val, test) DataLoaders of float32 images in [0, 1] and int64 labels;
+`augment=True` augments the training batches only.
+"""
+from .cifar import cifar10_arrays, load_cifar10
+from .digits import digits_arrays, load_digits
+from .files import ChecksumError
+from .images import SAMPLE_IMAGES, sample_image
+from .mnist import load_mnist, mnist_arrays
+
+__all__ = ["load_digits", "digits_arrays", "sample_image", "SAMPLE_IMAGES", "load_mnist",
+           "mnist_arrays", "load_cifar10", "cifar10_arrays", "ChecksumError"]
