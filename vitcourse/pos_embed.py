@@ -44,7 +44,8 @@ def sincos_2d(grid_h: int, grid_w: int, dim: int, cls_token: bool = False) -> to
     k = 0..D/4-1. With `cls_token` an all-zero row is put first.
     """
     if dim <= 0 or dim % 4:
-        raise ValueError(f"sincos_2d needs a positive dim divisible by 4 (sin and cos for rows and columns), got {dim}")
+        raise ValueError(f"sincos_2d needs a positive dim divisible by 4 "
+                         f"(sin and cos for rows and columns), got {dim}")
     if grid_h <= 0 or grid_w <= 0:
         raise ValueError(f"sincos_2d needs a positive grid, got grid_h={grid_h}, grid_w={grid_w}")
     rows, cols = torch.meshgrid(torch.arange(grid_h), torch.arange(grid_w), indexing="ij")
