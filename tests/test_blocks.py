@@ -1,0 +1,86 @@
+"""MLP and the pre-norm Block (ViT, Eq. 2-3): shapes, the residual structure, weights."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vitcourse.blocks import MLP, Block
+
+TOL = dict(rtol=0, atol=1e-12)
+
+
+def test_mlp_shapes_and_formula():
+    mlp = MLP(6, 10).double()
+    assert (mlp.fc1.in_features, mlp.fc1.out_features, mlp.fc2.out_features) == (6, 10, 6)
+    x = torch.randn(2, 3, 6, dtype=torch.float64)
+    y = mlp(x)
+    assert y.shape == (2, 3, 6)
+    torch.testing.assert_close(y, mlp.fc2(F.gelu(mlp.fc1(x))), **TOL)     # exact (erf) GELU
+
+
+def test_mlp_dropout_only_in_training():
+    mlp = MLP(6, 10, dropout=0.5)
+    x = torch.randn(4, 3, 6)
+    mlp.eval()
+    torch.testing.assert_close(mlp(x), mlp(x))
+    mlp.train()
+    assert not torch.equal(mlp(x), mlp(x))
+
+
+def block64(dim=8, heads=2, mlp_dim=16, **kw):
+    block = Block(dim, heads, mlp_dim, **kw).double()
+    with torch.no_grad():
+        for p in block.parameters():
+            p.normal_(0, 0.3)
+    return block
+
+
+def test_block_equals_its_equations():
+    block = block64()
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    h = x + block.attn(block.norm1(x))                 # x = x + MSA(LN(x))
+    want = h + block.mlp(block.norm2(h))               # x = x + MLP(LN(x))
+    torch.testing.assert_close(block(x), want, **TOL)
+
+
+def test_block_with_zeroed_outputs_is_the_identity():
+    block = block64()
+    for layer in (block.attn.proj, block.mlp.fc2):
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    assert torch.equal(block(x), x)
+    out, w = block(x, return_weights=True)
+    assert torch.equal(out, x) and w.shape == (2, 2, 5, 5)
+
+
+def test_block_is_not_the_identity_otherwise():
+    block = block64()
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    assert (block(x) - x).abs().max() > 1e-2
+
+
+def test_block_return_weights_and_masks():
+    block = block64(layer_norm_eps=1e-12)
+    assert block.norm1.eps == 1e-12 and block.norm2.eps == 1e-12
+    x = torch.randn(3, 5, 8, dtype=torch.float64)
+    out, w = block(x, return_weights=True)
+    torch.testing.assert_close(out, block(x), **TOL)
+    assert w.shape == (3, 2, 5, 5)
+    torch.testing.assert_close(w.sum(-1), torch.ones(3, 2, 5, dtype=torch.float64), **TOL)
+    _, wc = block(x, causal=True, return_weights=True)
+    assert torch.all(wc.triu(1) == 0)
+    mask = torch.ones(5, 5, dtype=torch.bool)
+    mask[:, 2] = False
+    out_m, wm = block(x, mask=mask, return_weights=True)
+    torch.testing.assert_close(out_m, block(x, mask=mask), **TOL)
+    assert torch.all(wm[..., 2] == 0)
+
+
+def test_block_gradients_reach_every_parameter():
+    block = Block(8, 2, 16)
+    block(torch.randn(2, 5, 8)).pow(2).sum().backward()
+    for name, p in block.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    names = {n for n, _ in block.named_parameters()}
+    assert {"norm1.weight", "attn.qkv.weight", "attn.proj.weight", "norm2.bias", "mlp.fc1.weight",
+            "mlp.fc2.bias"} <= names

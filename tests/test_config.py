@@ -1,0 +1,62 @@
+"""ViTConfig: validation names the bad values; derived sizes; presets; replace."""
+import pytest
+
+from vitcourse.config import PRESETS, ViTConfig, tiny, vit_b16, vit_h14, vit_l16
+
+
+def test_defaults_are_vit_b16():
+    assert ViTConfig() == vit_b16()
+    c = ViTConfig()
+    assert (c.image_size, c.patch_size, c.dim, c.depth, c.num_heads, c.mlp_dim) == (224, 16, 768, 12, 12, 3072)
+
+
+@pytest.mark.parametrize("make, dim, depth, heads, mlp, patch", [
+    (vit_b16, 768, 12, 12, 3072, 16),
+    (vit_l16, 1024, 24, 16, 4096, 16),
+    (vit_h14, 1280, 32, 16, 5120, 14),
+])
+def test_presets_follow_table_1(make, dim, depth, heads, mlp, patch):
+    c = make()
+    got = (c.dim, c.depth, c.num_heads, c.mlp_dim, c.patch_size, c.num_classes)
+    assert got == (dim, depth, heads, mlp, patch, 1000)
+    assert make(num_classes=10).num_classes == 10
+    assert set(PRESETS) == {"tiny", "vit_b16", "vit_l16", "vit_h14"}
+
+
+def test_grid_patches_tokens():
+    c = ViTConfig(image_size=224, patch_size=16)
+    assert (c.grid_size, c.num_patches, c.num_tokens) == (14, 196, 197)
+    assert c.replace(pool="mean").num_tokens == 196
+    h = vit_h14()
+    assert (h.grid_size, h.num_patches, h.num_tokens) == (16, 256, 257)
+    t = tiny()
+    assert (t.grid_size, t.num_patches, t.num_tokens) == (4, 16, 17)
+
+
+def test_replace_returns_a_validated_copy():
+    c = tiny()
+    d = c.replace(depth=2, pool="mean")
+    assert (d.depth, d.pool) == (2, "mean") and (c.depth, c.pool) == (4, "cls")
+    assert d.to_dict()["depth"] == 2 and set(d.to_dict()) == set(c.to_dict())
+    with pytest.raises(ValueError, match="num_heads=5"):
+        c.replace(num_heads=5)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(image_size=30, patch_size=16), r"image_size=30.*patch_size=16.*pad or crop"),
+    (dict(dim=100, num_heads=12), r"dim=100.*num_heads=12"),
+    (dict(pool="max"), r"pool='max'.*'cls', 'mean'"),
+    (dict(dropout=1.0), r"dropout.*1\.0"),
+    (dict(dropout=-0.1), r"dropout.*-0\.1"),
+    (dict(num_classes=-1), r"num_classes.*-1"),
+    (dict(depth=0), r"depth.*0"),
+    (dict(dim=64.0), r"dim.*64\.0"),
+    (dict(patch_size=-4), r"patch_size.*-4"),
+])
+def test_validation_names_the_values(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ViTConfig(**kw)
+
+
+def test_num_classes_zero_is_allowed():
+    assert ViTConfig(num_classes=0).num_classes == 0
