@@ -97,6 +97,16 @@ def test_measure_scaling_without_memory():
     assert set(out) == {"size", "seconds"}
 
 
+def test_measure_scaling_best_is_the_fastest_call():
+    def make(n):
+        delays = iter([0.03, 0.001, 0.03])
+        return lambda: time.sleep(next(delays))
+    best = measure_scaling(make, [1], warmup=0, repeat=3, memory=False, stat="best")["seconds"][0]
+    assert 0.0009 <= best < 0.02
+    with pytest.raises(ValueError, match="'median' or 'best'"):
+        measure_scaling(make, [1], stat="mean")
+
+
 @pytest.mark.parametrize("image_size,p,d,c", [(224, 16, 768, 3), (224, 14, 1280, 3), ((48, 64), 8, 32, 1)])
 def test_token_costs_match_the_closed_forms(image_size, p, d, c):
     h, w = (image_size, image_size) if isinstance(image_size, int) else image_size

@@ -106,14 +106,19 @@ def test_plot_position_similarity_is_the_gram_matrix():
     np.testing.assert_allclose(np.diag(cos), 1.0, rtol=1e-6)
 
 
-def test_plot_grid_similarity_puts_each_patch_in_its_place():
-    fig = viz.plot_grid_similarity(sincos_2d(3, 4, 16), 3, 4)
-    grids = [a for a in fig.axes if a.images and a.images[0].get_array().shape == (3, 4)]
-    assert len(grids) == 12
-    for i, ax in enumerate(grids):                      # a patch is most similar to itself
-        sim = ax.images[0].get_array()
-        assert np.unravel_index(np.argmax(sim), sim.shape) == divmod(i, 4)
-        assert sim.max() == pytest.approx(1.0, abs=1e-5)
+def test_plot_grid_similarity_puts_each_patch_map_in_its_place():
+    pe = sincos_2d(3, 4, 16)
+    ax = viz.plot_grid_similarity(pe, 3, 4)
+    mosaic = ax.images[0].get_array()
+    assert mosaic.shape == (3 * 4 - 1, 4 * 5 - 1)
+    cos = torch.nn.functional.normalize(pe, dim=-1)
+    cos = (cos @ cos.T).numpy()
+    for i in range(12):
+        r, c = divmod(i, 4)
+        block = np.asarray(mosaic[r * 4:r * 4 + 3, c * 5:c * 5 + 4])
+        np.testing.assert_allclose(block, cos[i].reshape(3, 4), rtol=1e-6)
+        assert np.unravel_index(np.argmax(block), block.shape) == (r, c)   # most similar to itself
+    assert np.ma.getmaskarray(mosaic)[3].all()          # blank separator row
     with pytest.raises(ValueError, match="3x4 grid needs 12 positions, got 13"):
         viz.plot_grid_similarity(sincos_2d(3, 4, 16, cls_token=True), 3, 4)
 
@@ -141,6 +146,7 @@ def test_plot_loglog_reports_the_fitted_slope():
     assert labels == ["square (slope 2.00)", "line (slope 1.00)"]
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert len(ax.get_lines()) == 4                     # data and fit for each
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "32", "64", "128"]
 
 
 def test_plot_loglog_fit_from_ignores_small_sizes():

@@ -128,17 +128,20 @@ def fit_power_law(x, y) -> PowerLaw:
 
 
 def measure_scaling(make_fn, sizes, *, warmup: int = 1, repeat: int = 5, memory: bool = True,
-                    device="cpu") -> dict:
+                    device="cpu", stat: str = "median") -> dict:
     """Time (and optionally peak memory) of `make_fn(n)()` for each n in `sizes`.
 
     `make_fn(n)` builds the inputs and returns the callable to measure, so building is not timed.
+    `stat`: "median" of the timed calls, or "best" (their minimum: steadier on a busy machine).
     Returns {'size': [...], 'seconds': [...], 'peak_bytes': [...] (when memory)}.
     """
+    if stat not in ("median", "best"):
+        raise ValueError(f"stat must be 'median' or 'best', got {stat!r}")
     out = {"size": [], "seconds": []} | ({"peak_bytes": []} if memory else {})
     for n in sizes:
         fn = make_fn(n)
         out["size"].append(n)
-        out["seconds"].append(time_callable(fn, warmup=warmup, repeat=repeat, device=device).median)
+        out["seconds"].append(getattr(time_callable(fn, warmup=warmup, repeat=repeat, device=device), stat))
         if memory:
             out["peak_bytes"].append(peak_memory(fn, device))
     return out

@@ -74,10 +74,11 @@ def show_patch_grid(image, patch_size: int, ax=None, numbers: bool = True, color
     if h % patch_size or w % patch_size:
         raise ValueError(f"image {h}x{w} is not divisible by patch_size={patch_size}")
     gh, gw = h // patch_size, w // patch_size
+    lw = 1.0 if max(gh, gw) <= 16 else 0.4                             # dense grids: thin lines
     for r in range(1, gh):
-        ax.axhline(r * patch_size - 0.5, color=color, lw=1)
+        ax.axhline(r * patch_size - 0.5, color=color, lw=lw)
     for c in range(1, gw):
-        ax.axvline(c * patch_size - 0.5, color=color, lw=1)
+        ax.axvline(c * patch_size - 0.5, color=color, lw=lw)
     if numbers:
         fs = fontsize or max(4, min(10, 120 / max(gh, gw)))
         for r in range(gh):
@@ -164,25 +165,36 @@ def plot_position_similarity(pe, ax=None, cosine: bool = False, title=None, **kw
     return heatmap(pe @ pe.T, ax, title=title, **kw)
 
 
-def plot_grid_similarity(pe, grid_h: int, grid_w: int, title=None, size=0.55):
-    """Cosine similarity of each patch's position vector with every other one, each drawn in its place
-    on the (grid_h, grid_w) grid (as in Dosovitskiy et al. 2021, Fig. 7 centre) -> Figure."""
+def plot_grid_similarity(pe, grid_h: int, grid_w: int, ax=None, title=None, vmin=None, figsize=(4.6, 4)):
+    """Cosine similarity of each patch's position vector with every other one, each drawn as a small
+    grid_h x grid_w map in the patch's own place (Dosovitskiy et al. 2021, Fig. 7 centre).
+
+    The maps are tiled into one mosaic, one blank row/column between them.
+    """
     pe = pe.reshape(-1, pe.shape[-1]).float()
     if pe.shape[0] != grid_h * grid_w:
         raise ValueError(f"a {grid_h}x{grid_w} grid needs {grid_h * grid_w} positions, got {pe.shape[0]} "
                          f"(drop the class-token row first)")
     pe = torch.nn.functional.normalize(pe, dim=-1)
-    sim = (pe @ pe.T).reshape(grid_h * grid_w, grid_h, grid_w)
-    fig, axes = _plt().subplots(grid_h, grid_w, figsize=(size * grid_w + 0.8, size * grid_h + 0.4), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        im = ax.imshow(sim[i].numpy(), cmap="viridis", vmin=-1, vmax=1)
-        ax.set_xticks([]), ax.set_yticks([])
-    fig.subplots_adjust(wspace=0.05, hspace=0.05, right=0.85)
-    fig.colorbar(im, ax=axes, shrink=0.8, label="cosine similarity")
-    fig.supxlabel("input patch column"), fig.supylabel("input patch row")
+    sim = (pe @ pe.T).reshape(grid_h, grid_w, grid_h, grid_w)             # (row, col) -> its map
+    mosaic = torch.full((grid_h * (grid_h + 1) - 1, grid_w * (grid_w + 1) - 1), float("nan"))
+    for r in range(grid_h):
+        for c in range(grid_w):
+            top, left = r * (grid_h + 1), c * (grid_w + 1)
+            mosaic[top:top + grid_h, left:left + grid_w] = sim[r, c]
+    ax = _axes(ax, figsize)
+    cmap = _plt().get_cmap("viridis").with_extremes(bad="white")
+    im = ax.imshow(mosaic.numpy(), cmap=cmap, vmin=vmin, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([(grid_w + 1) * c + (grid_w - 1) / 2 for c in range(grid_w)], range(grid_w))
+    ax.set_yticks([(grid_h + 1) * r + (grid_h - 1) / 2 for r in range(grid_h)], range(grid_h))
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_xlabel("input patch column"), ax.set_ylabel("input patch row")
+    ax.figure.colorbar(im, ax=ax, shrink=0.8, label="cosine similarity")
     if title:
-        fig.suptitle(title)
-    return fig
+        ax.set_title(title)
+    return ax
 
 
 def plot_attention(weights, ax=None, query_labels=None, key_labels=None, annotate=None, title="attention weights",
@@ -224,6 +236,10 @@ def plot_loglog(x, series: dict, ax=None, fit: bool = True, fit_from=None, xlabe
             ax.plot(x[keep], law(x[keep]), "--", color=line.get_color(), alpha=0.7)
             line.set_label(f"{name} (slope {law.exponent:.2f})")
     ax.set_xscale("log"), ax.set_yscale("log")
+    if len(x) <= 12:                                                    # label the measured sizes themselves
+        from matplotlib.ticker import NullFormatter
+        ax.set_xticks(x, [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in x])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel), ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)

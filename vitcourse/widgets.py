@@ -22,7 +22,7 @@ class PatchExplorer:
     sliders call it) and returns the costs.
     """
 
-    def __init__(self, image, patch_sizes=None, dims=(64, 192, 384, 768), patch_size=None, dim=None, dpi=72):
+    def __init__(self, image, patch_sizes=None, dims=(64, 192, 384, 768), patch_size=None, dim=None, dpi=60):
         import ipywidgets as W
 
         if image.dim() != 3:
@@ -55,7 +55,7 @@ class PatchExplorer:
         c, h, w = self.image.shape
         costs = token_costs((h, w), patch_size, dim, c)
         plt = _plt()
-        fig, ax = plt.subplots(figsize=(3.6, 3.6 * h / w))
+        fig, ax = plt.subplots(figsize=(3.2, 3.2 * h / w))
         show_patch_grid(self.image, patch_size, ax, numbers=costs["tokens"] <= 64,
                         title=f"P={patch_size}: {costs['grid'][0]}x{costs['grid'][1]} patches")
         self.picture.value = figure_png(fig, dpi=self.dpi)
@@ -75,12 +75,12 @@ def static_patch_figure(image, patch_sizes, dim: int):
     from .viz import _plt, show_patch_grid
 
     c, h, w = image.shape
-    fig, axes = _plt().subplots(1, len(patch_sizes), figsize=(2.9 * len(patch_sizes), 3.3), squeeze=False,
+    fig, axes = _plt().subplots(1, len(patch_sizes), figsize=(2.0 * len(patch_sizes), 2.5), squeeze=False,
                                 layout="constrained")
     for ax, p in zip(axes[0], patch_sizes):
         k = token_costs((h, w), p, dim, c)
         show_patch_grid(image, p, ax, numbers=k["tokens"] <= 64,
                         title=f"P={p}: N={k['tokens']:,}\nN²={k['attention_entries']:,}, params={k['embed_params']:,}")
-        ax.title.set_fontsize(9)
+        ax.title.set_fontsize(8)
     fig.suptitle(f"The same photo as tokens, D={dim}")
     return fig
