@@ -1,0 +1,247 @@
+"""Generative pre-training: a decoder-only transformer and the ImageGPT helpers.
+
+GPT (Radford et al. 2018, Section 3.1, Eq. 1-2; GPT-2, Radford et al. 2019, Section 2.3):
+
+    h_0 = U W_e + W_p;   h_l = Block(h_{l-1}) with a causal mask;   P(u) = softmax(LN(h_n) W_e^T)
+
+trained to maximise sum_i log P(u_i | u_<i). The blocks are the package's pre-norm `Block` (GPT-2
+moved the layer norm to the input of each sub-block and added a final one). With `causal=False`
+the same network is a bidirectional, BERT-style encoder (Devlin et al. 2019), trained on the
+masked tokens of `mask_tokens`.
+
+ImageGPT (Chen et al. 2020, "Generative Pretraining from Pixels"): pixels are quantised to a small
+k-means palette (Section 3.2), an image is the raster sequence of its palette ids (Section 2.1),
+and a linear probe reads the average-pooled, layer-normalised input of a middle block (Sections
+2.4 and 4.1: the best features sit in the middle of the network).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from .blocks import Block
+
+IGNORE_INDEX = -100   # targets with this value add nothing to the loss (F.cross_entropy's default)
+
+
+def _positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class GPT(nn.Module):
+    """Decoder-only transformer: `tok_embed`, `pos_embed`, `blocks`, `norm`, `head`.
+
+    vocab_size V, block_size T_max (longest context), width `dim`, `depth` blocks. `tie_weights`
+    shares the output matrix with the token embedding (GPT-1, Eq. 2: softmax(h_n W_e^T)).
+    """
+
+    def __init__(self, vocab_size: int, block_size: int, dim: int = 64, depth: int = 4, num_heads: int = 4,
+                 mlp_dim: int | None = None, dropout: float = 0.0, tie_weights: bool = False,
+                 causal: bool = True, layer_norm_eps: float = 1e-5):
+        super().__init__()
+        self.vocab_size = _positive_int("vocab_size", vocab_size, 2)
+        self.block_size = _positive_int("block_size", block_size)
+        self.depth = _positive_int("depth", depth)
+        dim, mlp_dim = _positive_int("dim", dim), _positive_int("mlp_dim", 4 * dim if mlp_dim is None else mlp_dim)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.causal = bool(causal)
+        self.tok_embed = nn.Embedding(vocab_size, dim)                                  # W_e
+        self.pos_embed = nn.Parameter(torch.zeros(1, block_size, dim))                   # W_p, learned
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_dim, True, dropout, layer_norm_eps)
+                                    for _ in range(depth))
+        self.norm = nn.LayerNorm(dim, eps=layer_norm_eps)
+        self.head = nn.Linear(dim, vocab_size, bias=False)
+        if tie_weights:
+            self.head.weight = self.tok_embed.weight
+        self.reset_parameters()
+
+    def reset_parameters(self, std: float = 0.02):
+        """GPT-2 initialisation: normal(0, 0.02), zero biases, and the residual projections
+        (`attn.proj`, `mlp.fc2`) scaled by 1/sqrt(2 * depth) (Radford et al. 2019, Section 2.3)."""
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                nn.init.zeros_(p)
+            elif ".norm" in name or name.startswith("norm"):
+                nn.init.ones_(p)
+            elif name.endswith(("attn.proj.weight", "mlp.fc2.weight")):
+                nn.init.normal_(p, std=std / (2 * self.depth) ** 0.5)
+            else:
+                nn.init.normal_(p, std=std)
+
+    def check_idx(self, idx, name="idx"):
+        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"{name} must be a (B, T) tensor of int64 token ids, got "
+                             f"{tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__}"
+                             f"{' ' + str(idx.dtype) if isinstance(idx, torch.Tensor) else ''}")
+        if not 1 <= idx.shape[1] <= self.block_size:
+            raise ValueError(f"{name} has {idx.shape[1]} tokens per sequence; this model takes 1 to "
+                             f"block_size={self.block_size} (crop the context to its last {self.block_size})")
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.vocab_size):
+            raise ValueError(f"token ids must lie in [0, vocab_size={self.vocab_size}), got values from "
+                             f"{idx.min().item()} to {idx.max().item()}")
+
+    def hidden_states(self, idx, num_blocks: int | None = None):
+        """The residual stream after `num_blocks` blocks (all by default): (B, T) -> (B, T, D)."""
+        self.check_idx(idx)
+        x = self.drop(self.tok_embed(idx) + self.pos_embed[:, : idx.shape[1]])           # h_0 (B, T, D)
+        for block in self.blocks[: self.depth if num_blocks is None else num_blocks]:
+            x = block(x, causal=self.causal)                                             # h_l (B, T, D)
+        return x
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, T) -> next-token logits (B, T, V): row t only sees tokens 0..t when causal."""
+        return self.head(self.norm(self.hidden_states(idx)))
+
+    def loss(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of the logits against `targets` (B, T); IGNORE_INDEX entries are skipped.
+        For next-token prediction targets are the inputs shifted by one: idx = u[:-1], targets = u[1:]."""
+        if not isinstance(targets, torch.Tensor) or tuple(targets.shape) != tuple(getattr(idx, "shape", ())):
+            raise ValueError(f"targets must have the shape of idx {tuple(getattr(idx, 'shape', ()))}, got "
+                             f"{tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}")
+        logits = self(idx)
+        return F.cross_entropy(rearrange(logits, "b t v -> (b t) v"), targets.reshape(-1).long(),
+                               ignore_index=IGNORE_INDEX)
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sample `max_new_tokens` tokens one at a time: (B, T) -> (B, T + max_new_tokens).
+
+        Each step divides the last logits by `temperature` (< 1 sharpens, > 1 flattens), keeps the
+        `top_k` largest if given, and draws from the softmax with `generator`. The context is
+        cropped to the last block_size tokens. Runs in eval mode (no dropout), then restores the mode.
+        """
+        if not self.causal:
+            raise ValueError("generate needs a causal model; this one was built with causal=False (BERT-style)")
+        max_new_tokens = _positive_int("max_new_tokens", max_new_tokens, 0)
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
+            raise ValueError(f"temperature must be a number > 0 (use top_k=1 for greedy decoding), got {temperature!r}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral)
+                                  or not 1 <= top_k <= self.vocab_size):
+            raise ValueError(f"top_k must be None or an integer in [1, vocab_size={self.vocab_size}], got {top_k!r}")
+        self.check_idx(idx[:, -self.block_size:] if isinstance(idx, torch.Tensor) and idx.dim() == 2 else idx)
+        was_training = self.training
+        self.eval()
+        for _ in range(max_new_tokens):
+            logits = self(idx[:, -self.block_size:])[:, -1] / temperature           # (B, V)
+            if top_k is not None:
+                kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]             # (B, 1)
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            probs = logits.float().softmax(dim=-1)
+            nxt = torch.multinomial(probs, 1, generator=generator)                 # (B, 1)
+            idx = torch.cat([idx, nxt.to(idx.dtype)], dim=1)
+        self.train(was_training)
+        return idx
+
+    def features(self, idx: torch.Tensor, layer: int | None = None) -> torch.Tensor:
+        """ImageGPT's linear-probe features (Section 2.4): the layer-normalised input of block
+        `layer` (0..depth; `depth` = after the final norm; default depth // 2), averaged over the
+        sequence: (B, T) -> (B, D)."""
+        layer = self.depth // 2 if layer is None else layer
+        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 0 <= layer <= self.depth:
+            raise ValueError(f"layer must be an integer in [0, depth={self.depth}], got {layer!r}")
+        x = self.hidden_states(idx, layer)
+        norm = self.norm if layer == self.depth else self.blocks[layer].norm1
+        return norm(x).mean(dim=1)
+
+    @torch.no_grad()
+    def attention_maps(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """One (B, heads, T, T) tensor of attention weights per block."""
+        self.check_idx(idx)
+        x, maps = self.drop(self.tok_embed(idx) + self.pos_embed[:, : idx.shape[1]]), []
+        for block in self.blocks:
+            x, weights = block(x, causal=self.causal, return_weights=True)
+            maps.append(weights)
+        return maps
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def mask_tokens(idx: torch.Tensor, mask_token_id: int, vocab_size: int, mask_prob: float = 0.15,
+                generator: torch.Generator | None = None):
+    """BERT's masked-LM corruption (Devlin et al. 2019, Section 3.1, "Task #1"): choose each token
+    with probability `mask_prob`; of the chosen, 80% become `mask_token_id`, 10% a random token id
+    in [0, vocab_size), 10% stay unchanged. Returns (inputs, targets): targets hold the original
+    ids at the chosen positions and IGNORE_INDEX elsewhere, so the loss counts only those."""
+    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.int64:
+        raise ValueError(f"idx must be an int64 tensor of token ids, got {getattr(idx, 'dtype', type(idx).__name__)}")
+    vocab_size = _positive_int("vocab_size", vocab_size)
+    if not 0 < mask_prob <= 1:
+        raise ValueError(f"mask_prob must be in (0, 1], got {mask_prob!r}")
+    if idx.numel() and (idx.min() < 0 or idx.max() >= vocab_size):
+        raise ValueError(f"token ids must lie in [0, vocab_size={vocab_size}), got {idx.min().item()}..{idx.max().item()}")
+    if isinstance(mask_token_id, bool) or not isinstance(mask_token_id, numbers.Integral) or mask_token_id < vocab_size:
+        raise ValueError(f"mask_token_id must be an integer >= vocab_size={vocab_size} (an id of its own, "
+                         f"outside the ordinary ids), got {mask_token_id!r}")
+    u = torch.rand(idx.shape, generator=generator, device=idx.device)
+    chosen = u < mask_prob
+    v = torch.rand(idx.shape, generator=generator, device=idx.device)            # which of the three
+    random_ids = torch.randint(0, vocab_size, idx.shape, generator=generator, device=idx.device)
+    inputs = torch.where(chosen & (v < 0.8), torch.full_like(idx, mask_token_id), idx)
+    inputs = torch.where(chosen & (v >= 0.8) & (v < 0.9), random_ids, inputs)
+    targets = torch.where(chosen, idx, torch.full_like(idx, IGNORE_INDEX))
+    return inputs, targets
+
+
+# ---- ImageGPT: a palette, images as raster sequences of palette ids -------------------------------
+
+def kmeans_palette(pixels, k: int, seed: int = 0) -> torch.Tensor:
+    """k-means colour (or intensity) palette (ImageGPT, Section 3.2, which uses k = 512 for RGB).
+
+    pixels: (N, C) values, or an image batch (B, C, H, W). Returns the k cluster centres (k, C) as
+    float32, sorted by brightness (sum over channels, then channel by channel): deterministic for a seed.
+    """
+    from sklearn.cluster import KMeans
+
+    x = pixels.detach().cpu().numpy() if isinstance(pixels, torch.Tensor) else np.asarray(pixels)
+    if x.ndim == 4:
+        x = rearrange(x, "b c h w -> (b h w) c")
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"pixels must be (N, C) values or a (B, C, H, W) batch, got shape {x.shape}")
+    k = _positive_int("k", k)
+    distinct = len(np.unique(x, axis=0))
+    if k > distinct:
+        raise ValueError(f"k={k} colours requested but the pixels hold only {distinct} distinct values")
+    centres = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(x.astype(np.float64)).cluster_centers_
+    order = np.lexsort([centres[:, c] for c in reversed(range(centres.shape[1]))] + [centres.sum(1)])
+    return torch.from_numpy(centres[order].astype(np.float32))
+
+
+def _check_palette(palette):
+    if not isinstance(palette, torch.Tensor) or palette.dim() != 2 or not palette.is_floating_point():
+        raise ValueError(f"palette must be a (K, C) float tensor, got {getattr(palette, 'shape', type(palette).__name__)}")
+
+
+def quantize(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) images -> (B, H*W) ids of the nearest palette colour, in raster order (row by row)."""
+    _check_palette(palette)
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != palette.shape[1]:
+        raise ValueError(f"images must be (B, C={palette.shape[1]}, H, W) to match the palette "
+                         f"{tuple(palette.shape)}, got {getattr(images, 'shape', type(images).__name__)}")
+    px = rearrange(images, "b c h w -> b (h w) c").to(palette)                     # (B, N, C)
+    return torch.cdist(px, palette.expand(px.shape[0], -1, -1)).argmin(-1)         # (B, N)
+
+
+def dequantize(ids: torch.Tensor, palette: torch.Tensor, height: int | None = None) -> torch.Tensor:
+    """(B, H*W) palette ids in raster order -> (B, C, H, W) images; square unless `height` is given."""
+    _check_palette(palette)
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.is_floating_point():
+        raise ValueError(f"ids must be a (B, N) integer tensor, got {getattr(ids, 'shape', type(ids).__name__)}")
+    if ids.numel() and (ids.min() < 0 or ids.max() >= len(palette)):
+        raise ValueError(f"ids must lie in [0, {len(palette)}) for a palette of {len(palette)} colours, "
+                         f"got {ids.min().item()}..{ids.max().item()}")
+    n = ids.shape[1]
+    h = round(n ** 0.5) if height is None else height
+    if h <= 0 or n % h or (height is None and h * h != n):
+        raise ValueError(f"{n} pixels per sequence do not form {'a square' if height is None else f'{h} rows'}")
+    return rearrange(palette.to(ids.device)[ids.long()], "b (h w) c -> b c h w", h=h)
