@@ -125,9 +125,10 @@ class MAEConfig:
         return replace(self, **changes)
 
 
-def mae_tiny(image_size=16, patch_size=4, in_channels=1, dim=64, depth=4, num_heads=4, mlp_dim=128,
-             decoder_dim=32, decoder_depth=1, decoder_num_heads=4, decoder_mlp_dim=64, **kw) -> MAEConfig:
-    """An MAE for the 8x8 digits upsampled to 16 px: 16 patches of 4x4, trains on a CPU."""
+def mae_tiny(image_size=16, patch_size=4, in_channels=1, dim=48, depth=3, num_heads=4, mlp_dim=96,
+             decoder_dim=32, decoder_depth=2, decoder_num_heads=4, decoder_mlp_dim=64, **kw) -> MAEConfig:
+    """An MAE for the 8x8 digits upsampled to 16 px (16 patches of 4x4): notebook 09 pre-trains it
+    (standardised pixels, batch 32, 50 epochs) in about 15 s on 2 CPU cores."""
     return MAEConfig(image_size=image_size, patch_size=patch_size, in_channels=in_channels, dim=dim, depth=depth,
                      num_heads=num_heads, mlp_dim=mlp_dim, decoder_dim=decoder_dim, decoder_depth=decoder_depth,
                      decoder_num_heads=decoder_num_heads, decoder_mlp_dim=decoder_mlp_dim, **kw)
