@@ -23,7 +23,7 @@ from .reference import default_solutions_dir, master_path, reference_data
 from .sandbox import Limits, run_submission
 from .spec import Check, score
 
-PRELOADABLE = ("matplotlib", "sklearn", "einops", "scipy", "pandas", "tqdm")
+PRELOADABLE = ("matplotlib", "sklearn", "einops", "scipy", "pandas", "tqdm", "IPython")
 
 
 @dataclass
@@ -35,7 +35,8 @@ class Submission:
 
 
 @dataclass
-class TestResult:
+class TestScore:
+    __test__ = False                 # not a pytest test class
     points: float
     checks: list
     flagged: list = field(default_factory=list)
@@ -45,7 +46,7 @@ class TestResult:
 class StudentResult:
     student: str
     submission: str
-    tests: dict                      # test name -> TestResult
+    tests: dict                      # test name -> TestScore
     notes: list                      # lines for the feedback file
     flags: list
     printed: int = 0
@@ -103,7 +104,7 @@ def grade_submission(sub: Submission, assignment_name: str, data: dict, limits: 
     """Grade one submission (never raises for anything the submission does)."""
     a = get_assignment(assignment_name)
     notes, flags = list(sub.notes), []
-    zero = {t.name: TestResult(0.0, [Check("submitted", 1, False, "no gradable code")]) for t in a.tests}
+    zero = {t.name: TestScore(0.0, [Check("submitted", 1, False, "no gradable code")]) for t in a.tests}
     if sub.path is None:
         return StudentResult(sub.student, "", zero, notes, flags, entry=sub.entry)
     graded_names = tuple(n for t in a.tests for n in t.graded)
@@ -147,29 +148,29 @@ def grade_submission(sub: Submission, assignment_name: str, data: dict, limits: 
         tests[t.name] = _judge(t, outcome.results.get(t.name, {}), data[t.name])
         bad = sorted({r for n in t.graded for r in reasons.get(n, [])})
         if bad:
-            tests[t.name] = TestResult(0.0, tests[t.name].checks, [f"{t.name} {r}" for r in bad])
+            tests[t.name] = TestScore(0.0, tests[t.name].checks, [f"{t.name} {r}" for r in bad])
             flags.append(f"{t.name}: course reference implementation ({'; '.join(bad)})")
     return StudentResult(sub.student, sub.path.name, tests, notes, flags, outcome.printed, outcome.isolation,
                          sub.entry)
 
 
-def _judge(test, result: dict, data: dict) -> TestResult:
+def _judge(test, result: dict, data: dict) -> TestScore:
     if "missing" in result:
         names = ", ".join(f"`{n}`" for n in result["missing"])
-        return TestResult(0.0, [Check("defined", 1, False, f"your notebook does not define {names} "
+        return TestScore(0.0, [Check("defined", 1, False, f"your notebook does not define {names} "
                                                            f"(a function or class with exactly that name)")])
     if "failure" in result:
-        return TestResult(0.0, [Check("ran", 1, False, result["failure"])])
+        return TestScore(0.0, [Check("ran", 1, False, result["failure"])])
     got = result.get("output")
     if not isinstance(got, dict):
-        return TestResult(0.0, [Check("ran", 1, False, "no result came back")])
+        return TestScore(0.0, [Check("ran", 1, False, "no result came back")])
     if "__error__" in got:
-        return TestResult(0.0, [Check("ran", 1, False, str(got["__error__"]))])
+        return TestScore(0.0, [Check("ran", 1, False, str(got["__error__"]))])
     try:
         checks = test.judge(data["expected"], got, data["inputs"])
     except Exception as e:                                       # noqa: BLE001 - malformed data from the submission
         checks = [Check("result", 1, False, f"the result has an unexpected form ({type(e).__name__}: {e})")]
-    return TestResult(score(test, checks), checks)
+    return TestScore(score(test, checks), checks)
 
 
 def protected_paths(submissions, out, solutions) -> list:
@@ -215,7 +216,7 @@ def grade_all(assignment_name: str, submissions, out, *, solutions=None, limits:
                 results[s.student] = f.result()
             except Exception as e:                               # noqa: BLE001 - a grader bug must not lose the row
                 results[s.student] = StudentResult(s.student, s.path.name if s.path else "", {
-                    t.name: TestResult(0.0, [Check("graded", 1, False, "grader error")]) for t in
+                    t.name: TestScore(0.0, [Check("graded", 1, False, "grader error")]) for t in
                     get_assignment(assignment_name).tests}, [f"grader error: {type(e).__name__}: {e}"], ["grader error"])
             if progress:
                 progress(results[s.student])
