@@ -204,3 +204,15 @@ def test_self_check_words_for_classic_mistakes():
             return x + self.pe[: x.shape[1]].detach()
     with pytest.raises(selfcheck.SelfCheckError, match="no gradient"):
         selfcheck.check_positional_encoding_learned(Frozen)
+
+
+def test_a_wrong_attention_function_is_charged_once():
+    """MHSA, block and ViT built on a wrong scaled_dot_product_attention keep their value points."""
+    def no_scaling(q, k, v, mask=None):
+        w = (q @ k.transpose(-2, -1)).softmax(-1)
+        return w @ v, w
+    ns = with_("tp2", scaled_dot_product_attention=no_scaling)
+    assert run("tp2", "scaled_dot_product_attention", ns)[0] == pytest.approx(0.45)
+    for name in ("MultiHeadSelfAttention", "TransformerBlock", "VisionTransformer"):
+        assert run("tp2", name, ns)[0] == get_assignment("tp2").test(name).points
+    assert ns["scaled_dot_product_attention"] is no_scaling              # the namespace is restored

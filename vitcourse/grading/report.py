@@ -84,6 +84,8 @@ def feedback_text(result, row: dict, assignment_name: str) -> str:
         for c in tr.checks:
             if not c.passed:
                 lines.append(f"  - {c.name} ({c.weight / total_w * t.points:.2g} pt): {c.message or 'not met'}")
+            elif c.message:
+                lines.append(f"  - note: {c.message}")
     lines += ["", f"## Written parts ({row['written']:g} / {a.written_points:g} points)", ""]
     for w in a.written:
         lines.append(f"- {w.id} ({w.points:g} pt, {w.criteria}): " + (f"{row[w.id]:g}" if row[w.id] is not None
