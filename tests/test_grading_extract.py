@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from vitcourse.grading.extract import extract_definitions, extract_file, strip_magics, vitcourse_uses
+from vitcourse.grading.extract import extract_definitions, extract_file, strip_magics
+from vitcourse.grading.flags import vitcourse_uses
 
 ALLOWED = ("vitcourse.data", "vitcourse.train")
 

@@ -11,7 +11,8 @@ from vitcourse.grading.assignments import ASSIGNMENTS, get_assignment
 from vitcourse.grading.extract import extract_file
 from vitcourse.grading.local import hidden_test
 from vitcourse.grading.reference import load_reference, reference_data
-from vitcourse.grading.spec import close, same_shape, score
+from vitcourse.grading.judge import close, same_shape
+from vitcourse.grading.spec import score
 
 from test_grading_generate import EXERCISES
 

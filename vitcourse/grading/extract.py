@@ -3,12 +3,9 @@
 Only top-level imports, functions, classes and constants are kept (a constant: an assignment whose
 value has no calls and reads only names kept before it, e.g. `PATCH = 4`, `SIZES = (2, 4, 8)`,
 `DTYPE = torch.float32`; or any assignment the graded code reads, e.g. `DEVICE = get_device()`);
-training loops, plots, prints and cells tagged `instructor` are left out. Each statement is kept with its cell and line so errors point
-at the student's own code. Cells that do not parse are skipped (and reported), not fatal.
-
-`vitcourse_uses` finds graded definitions that use the course package where they must not (the
-package holds reference implementations of what the students write): it follows the student's own
-helpers transitively and flags any reference to `vitcourse` outside the allowed helper modules.
+training loops, plots, prints and cells tagged `instructor` are left out. Each statement is kept
+with its cell and line so errors point at the student's own code. Cells that do not parse are
+skipped (and reported), not fatal.
 """
 from __future__ import annotations
 
@@ -22,7 +19,6 @@ from pathlib import Path
 
 from .notebook import cell_source
 
-_MODULE_STRING = re.compile(r"^\s*vitcourse(\.\w+)*\s*$")
 _MAGIC = re.compile(r"^\s*(%|!|\?)|^\s*\w[\w.]*\?\??\s*$")
 _CONSTANT_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp,
                    ast.BinOp, ast.Subscript, ast.Slice, ast.Lambda, ast.arguments, ast.arg, ast.keyword,
@@ -187,99 +183,3 @@ def _shares_line(node, body) -> bool:
 
 def extract_file(path, roots=None) -> Extraction:
     return extract_definitions(submission_cells(path), roots)
-
-
-# --- uses of the course package inside graded code ---------------------------------------------
-
-def _vitcourse_bindings(extraction: Extraction) -> dict:
-    """{local name: dotted vitcourse path} for every import of the course package."""
-    bound = {}
-    for s in extraction.statements:
-        node = s.node
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                if a.name.split(".")[0] == "vitcourse":
-                    bound[a.asname or "vitcourse"] = a.name if a.asname else "vitcourse"
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "vitcourse" \
-                and not node.level:
-            for a in node.names:
-                bound[a.asname or a.name] = f"{node.module}.{a.name}"
-    return bound
-
-
-def _dotted(node) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id] + parts[::-1])
-    return None
-
-
-class _Refs(ast.NodeVisitor):
-    """Collects the longest dotted vitcourse paths and the plain names used inside a statement."""
-
-    def __init__(self, bindings):
-        self.bindings, self.paths, self.names = bindings, set(), set()
-
-    def visit_Attribute(self, node):
-        dotted = _dotted(node)
-        if dotted and dotted.split(".")[0] in self.bindings:
-            head, _, rest = dotted.partition(".")
-            self.paths.add(self.bindings[head] + "." + rest)
-            self.names.add(head)
-        else:
-            self.generic_visit(node)
-
-    def visit_Name(self, node):
-        self.names.add(node.id)
-        if node.id in self.bindings:
-            self.paths.add(self.bindings[node.id])
-
-    def visit_Constant(self, node):
-        if isinstance(node.value, str) and _MODULE_STRING.match(node.value):
-            self.paths.add(f"{node.value} (named in a string: a dynamic import?)")
-
-
-def _references(node, bindings: dict) -> tuple[set, set]:
-    """(vitcourse paths referenced, names used) inside one statement."""
-    refs = _Refs(bindings)
-    refs.visit(node)
-    return refs.paths, refs.names
-
-
-def _allowed(path: str, allowed: tuple) -> bool:
-    """A helper students may use, or a module attribute such as `vitcourse.__file__`."""
-    return path.rsplit(".", 1)[-1].startswith("__") or any(path == a or path.startswith(a + ".") for a in allowed)
-
-
-def vitcourse_uses(extraction: Extraction, graded: tuple, allowed: tuple) -> dict:
-    """{graded name: [vitcourse paths it uses, directly or through the student's own helpers]}.
-
-    `allowed` lists dotted prefixes students may use (e.g. "vitcourse.data"); attribute chains are
-    resolved (`vitcourse.data.load_digits` is one use, of an allowed helper).
-    """
-    bindings = _vitcourse_bindings(extraction)
-    own = {}
-    for s in extraction.statements:
-        if s.kind in ("def", "class", "constant", "computed"):
-            for name in s.names:
-                own[name] = s                                              # the last definition wins
-    flagged = {}
-    for name in graded:
-        if name in bindings and name not in own:
-            flagged[name] = [bindings[name]]
-            continue
-        seen, todo, hits = set(), [name], set()
-        while todo:
-            current = todo.pop()
-            if current in seen or current not in own:
-                continue
-            seen.add(current)
-            paths, used = _references(own[current].node, bindings)
-            hits |= {p for p in paths if not _allowed(p, allowed)}
-            todo.extend(used & set(own))
-        if hits:
-            flagged[name] = sorted(hits)
-    return flagged

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from . import codec
 from .assignments import get_assignment
-from .extract import _allowed, extract_file, vitcourse_uses
+from .extract import extract_file
+from .flags import is_allowed, vitcourse_uses
 from .reference import default_solutions_dir, master_path, reference_data
 from .sandbox import Limits, run_submission
 from .spec import Check, score
@@ -93,7 +94,7 @@ def find_submissions(folder, assignment_name: str) -> list:
 def _flag_reasons(uses: dict, origins: dict, allowed: tuple) -> dict:
     flagged = {name: [f"uses {p}" for p in paths] for name, paths in uses.items()}
     for name, modules in origins.items():
-        bad = [m for m in modules if m.split(".")[0] == "vitcourse" and not _allowed(m, allowed)]
+        bad = [m for m in modules if m.split(".")[0] == "vitcourse" and not is_allowed(m, allowed)]
         if bad:
             flagged.setdefault(name, []).append(f"comes from {bad[0]}")
     return flagged

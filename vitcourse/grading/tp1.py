@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import (Assignment, Check, ProbeError, Test, WrittenItem, as_array, as_number, attempt, check,
-                   close, error_of, load_weights, random_state, same_shape)
+from .judge import check, close, error_of, same_shape
+from .spec import (Assignment, Check, ProbeError, Test, WrittenItem, as_array, as_number, attempt, load_weights,
+                   random_state)
 
 F32 = np.float32
 
