@@ -69,6 +69,8 @@ def cmd_grade(args) -> int:
         print(f"warning: rubric rows for students without a submission: {unknown}", file=sys.stderr)
     elapsed = time.perf_counter() - start
     print(f"{a.name}: graded {len(book)} submissions in {elapsed:.1f} s -> {out / 'gradebook.csv'}, {out / 'feedback'}/")
+    if results:
+        print(f"  isolation: {next((r.isolation for r in results if r.isolation), 'none (no submission ran)')}")
     if book:
         print(f"  code points: median {statistics.median(r['code'] for r in book):g} / {a.code_points:g}")
     return 0
