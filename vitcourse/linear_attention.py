@@ -14,19 +14,12 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .attention import _check_qkv
+
 
 def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
     """phi(x) = elu(x) + 1: positive, so the normalised weights are positive (Section 3.2.1)."""
     return F.elu(x) + 1.0
-
-
-def _check(q, k, v):
-    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
-        raise ValueError(f"q, k, v must be at least 2-D (..., N, d), got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must have the same feature size d_k, got q {tuple(q.shape)} and k {tuple(k.shape)}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of tokens, got k {tuple(k.shape)} and v {tuple(v.shape)}")
 
 
 def linear_attention(q, k, v, causal: bool = False, eps: float = 1e-6, return_weights: bool = False):
@@ -35,7 +28,7 @@ def linear_attention(q, k, v, causal: bool = False, eps: float = 1e-6, return_we
     `causal` needs Nq == Nk: query i sees keys 0..i. With `return_weights`, also returns the (..., Nq, Nk)
     weights phi(q_i).phi(k_j) / sum_j (built explicitly, O(N^2): for inspection only).
     """
-    _check(q, k, v)
+    _check_qkv(q, k, v, None)
     if causal and q.shape[-2] != k.shape[-2]:
         raise ValueError(f"causal linear attention needs as many queries as keys, got {q.shape[-2]} and {k.shape[-2]}")
     fq, fk = elu_feature_map(q), elu_feature_map(k)                           # (..., N, d)
