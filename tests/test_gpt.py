@@ -317,3 +317,21 @@ def test_other_errors():
         dequantize(torch.tensor([[0, 1, 1]]), palette)
     with pytest.raises(ValueError, match="integer"):
         dequantize(torch.zeros(1, 4), palette)
+
+
+def test_suppressed_tokens_are_never_sampled():
+    model = small()
+    with torch.no_grad():
+        model.norm.bias[0] = 5.0                                     # make token 3 by far the most likely ...
+        model.head.weight[3, 0] = 10.0
+    prompt = ids(b=64, t=2)
+    g = lambda: torch.Generator().manual_seed(0)                     # noqa: E731
+    assert (model.generate(prompt, 4, generator=g())[:, 2:] == 3).float().mean() > 0.9
+    out = model.generate(prompt, 4, temperature=2.0, generator=g(), suppress_tokens=[3])
+    assert not (out[:, 2:] == 3).any()                               # ... and never drawn when suppressed
+    out = model.generate(prompt, 4, top_k=1, generator=g(), suppress_tokens=(3, 5))
+    assert not torch.isin(out[:, 2:], torch.tensor([3, 5])).any()
+    with pytest.raises(ValueError, match="suppress_tokens"):
+        model.generate(prompt, 1, suppress_tokens=[V])
+    with pytest.raises(ValueError, match="suppress_tokens"):
+        model.generate(prompt, 1, suppress_tokens=range(V))

@@ -113,11 +113,12 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, suppress_tokens=()) -> torch.Tensor:
         """Sample `max_new_tokens` tokens one at a time: (B, T) -> (B, T + max_new_tokens).
 
-        Each step divides the last logits by `temperature` (< 1 sharpens, > 1 flattens), keeps the
-        `top_k` largest if given, and draws from the softmax with `generator`. The context is
+        Each step divides the last logits by `temperature` (< 1 sharpens, > 1 flattens), never
+        draws the ids in `suppress_tokens` (e.g. a start token that is only ever an input), keeps
+        the `top_k` largest if given, and draws from the softmax with `generator`. The context is
         cropped to the last block_size tokens. Runs in eval mode (no dropout), then restores the mode.
         """
         if not self.causal:
@@ -128,11 +129,16 @@ class GPT(nn.Module):
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral)
                                   or not 1 <= top_k <= self.vocab_size):
             raise ValueError(f"top_k must be None or an integer in [1, vocab_size={self.vocab_size}], got {top_k!r}")
+        suppress = sorted(set(int(i) for i in suppress_tokens))
+        if any(not 0 <= i < self.vocab_size for i in suppress) or len(suppress) == self.vocab_size:
+            raise ValueError(f"suppress_tokens must be ids in [0, vocab_size={self.vocab_size}) that leave at least "
+                             f"one token to sample, got {suppress}")
         self.check_idx(idx[:, -self.block_size:] if isinstance(idx, torch.Tensor) and idx.dim() == 2 else idx)
         was_training = self.training
         self.eval()
         for _ in range(max_new_tokens):
             logits = self(idx[:, -self.block_size:])[:, -1] / temperature           # (B, V)
+            logits[:, suppress] = float("-inf")
             if top_k is not None:
                 kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]             # (B, 1)
                 logits = logits.masked_fill(logits < kth, float("-inf"))
