@@ -2,7 +2,7 @@
 the untouched exercise: every one gets a row, the points it deserves, a feedback line saying why,
 and nothing it does reaches the other students or the machine.
 
-The per-test timeout is VITCOURSE_HOSTILE_TIMEOUT seconds (default 3); raise it on a slow machine.
+The per-test timeout is VITCOURSE_HOSTILE_TIMEOUT seconds (default 5); raise it on a slow machine.
 VITCOURSE_HOSTILE_ISOLATE=none checks the fallback used where Linux namespaces are unavailable.
 """
 import csv
@@ -18,7 +18,7 @@ from vitcourse.grading.report import write_reports
 from vitcourse.grading.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = float(os.environ.get("VITCOURSE_HOSTILE_TIMEOUT", "3"))
+TIMEOUT = float(os.environ.get("VITCOURSE_HOSTILE_TIMEOUT", "5"))
 LIMITS = Limits(timeout=TIMEOUT, memory_mb=512, cpu_s=60, total_timeout=20 * TIMEOUT + 60,
                 isolate=os.environ.get("VITCOURSE_HOSTILE_ISOLATE", "auto"))
 CANARIES = (ROOT / "HOSTILE_WAS_HERE.txt", Path("/tmp/vitcourse_hostile_was_here.txt"),

@@ -139,13 +139,13 @@ def test_no_network_means_no_hub_with_the_reason(monkeypatch):
 
 def test_a_hanging_connection_never_blocks_longer_than_the_timeout(monkeypatch):
     release = threading.Event()
-    online(monkeypatch, lambda: release.wait(30) and _Response())  # a DNS lookup that never returns
+    online(monkeypatch, lambda: release.wait(60) and _Response())  # a DNS lookup that never returns
     start = time.perf_counter()
     reachable, reason = hub.hub_status(timeout=0.2)
     elapsed = time.perf_counter() - start
     release.set()
     assert not reachable and reason == "no answer from https://huggingface.co within 0.2 s"
-    assert elapsed < 2.0, elapsed
+    assert elapsed < 10.0, elapsed                                   # far below the 60 s hang, even on a loaded machine
 
 
 @pytest.mark.parametrize("timeout", [0, -1, 61, "2", True, None, float("nan")])
