@@ -1,7 +1,8 @@
 """ViTConfig: validation names the bad values; derived sizes; presets; replace."""
 import pytest
 
-from vitcourse.config import PRESETS, ViTConfig, tiny, vit_b16, vit_h14, vit_l16
+from vitcourse import mae
+from vitcourse.config import PRESETS, MAEConfig, ViTConfig, mae_tiny, tiny, vit_b16, vit_h14, vit_l16
 
 
 def test_defaults_are_vit_b16():
@@ -60,3 +61,17 @@ def test_validation_names_the_values(kw, match):
 
 def test_num_classes_zero_is_allowed():
     assert ViTConfig(num_classes=0).num_classes == 0
+
+
+def test_mae_config_validation_names_the_values():
+    for kw, msg in [(dict(dim=30, num_heads=3), "divisible by 4"), (dict(decoder_dim=20, decoder_num_heads=3), "decoder_dim"),
+                    (dict(image_size=18), "divisible by patch_size"), (dict(depth=0), "depth"),
+                    (dict(mask_ratio=0.999 + 1), "mask_ratio"), (dict(mask_ratio=True), "mask_ratio")]:
+        with pytest.raises(ValueError, match=msg):
+            mae_tiny(**kw)
+
+
+def test_mae_config_grid_and_replace():
+    assert MAEConfig().num_patches == 196 and MAEConfig().replace(image_size=32, patch_size=8).grid_size == 4
+    assert mae_tiny().grid_size == 4 and mae_tiny().num_patches == 16
+    assert mae.MAEConfig is MAEConfig and mae.mae_tiny is mae_tiny      # still importable from vitcourse.mae

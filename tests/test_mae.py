@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vitcourse import ViT, patchify, sincos_2d
-from vitcourse.mae import MAE, MAEConfig, mae_loss, mae_tiny, random_masking, vit_from_mae
+from vitcourse.mae import MAE, mae_loss, mae_tiny, random_masking, vit_from_mae
 
 
 def small(**kw):
@@ -223,9 +223,3 @@ def test_bad_inputs_and_configs():
         model.encode(batch(model), pool="max")
     with pytest.raises(TypeError, match="MAEConfig"):
         MAE(object())
-    for kw, msg in [(dict(dim=30, num_heads=3), "divisible by 4"), (dict(decoder_dim=20, decoder_num_heads=3), "decoder_dim"),
-                    (dict(image_size=18), "divisible by patch_size"), (dict(depth=0), "depth"),
-                    (dict(mask_ratio=0.999 + 1), "mask_ratio")]:
-        with pytest.raises(ValueError, match=msg):
-            mae_tiny(**kw)
-    assert MAEConfig().num_patches == 196 and MAEConfig().replace(image_size=32, patch_size=8).grid_size == 4

@@ -38,3 +38,10 @@ def check_images(images, *, channels=None, size=None, patch_size=None, name="ima
                 f"image size {h}x{w} is not divisible by patch_size={p}: pad the images to "
                 f"{-(-h // p) * p}x{-(-w // p) * p} or crop them to {h // p * p}x{w // p * p}, "
                 f"or choose a patch size that divides both sides")
+
+
+def check_mask_ratio(mask_ratio) -> float:
+    """A masking ratio (MAE) must be a real number in [0, 1)."""
+    if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, numbers.Real) or not 0 <= mask_ratio < 1:
+        raise ValueError(f"mask_ratio must be a number in [0, 1) (the fraction of patches removed), got {mask_ratio!r}")
+    return float(mask_ratio)

@@ -10,24 +10,17 @@ decoder_norm, decoder_pred.
 """
 from __future__ import annotations
 
-import numbers
-from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
 import torch
 from einops import repeat
 from torch import nn
 
-from ._checks import check_images
+from ._checks import check_images, check_mask_ratio
 from .blocks import Block
+from .config import MAEConfig, mae_tiny  # noqa: F401  (the configs live in config.py; re-exported here)
 from .patches import PatchEmbed, patchify, unpatchify
 from .pos_embed import sincos_2d
-
-
-def _check_ratio(mask_ratio) -> float:
-    if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, numbers.Real) or not 0 <= mask_ratio < 1:
-        raise ValueError(f"mask_ratio must be a number in [0, 1) (the fraction of patches removed), got {mask_ratio!r}")
-    return float(mask_ratio)
 
 
 def random_masking(x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None):
@@ -41,7 +34,7 @@ def random_masking(x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | Non
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         raise ValueError(f"x must be a (B, L, D) tensor of tokens, got {getattr(x, 'shape', type(x).__name__)}")
-    mask_ratio = _check_ratio(mask_ratio)
+    mask_ratio = check_mask_ratio(mask_ratio)
     b, n, d = x.shape
     len_keep = int(n * (1 - mask_ratio))
     if noise is None:
@@ -75,63 +68,6 @@ def mae_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm_
     if mask.sum() == 0:
         return loss.mean()
     return (loss * mask).sum() / mask.sum()
-
-
-@dataclass
-class MAEConfig:
-    image_size: int = 224          # input height = width, in pixels
-    patch_size: int = 16           # P
-    in_channels: int = 3           # C
-    dim: int = 768                 # encoder width (ViT-Base)
-    depth: int = 12                # encoder blocks
-    num_heads: int = 12
-    mlp_dim: int = 3072
-    decoder_dim: int = 512         # the paper's default decoder: 8 blocks of width 512 (Table 1a-b)
-    decoder_depth: int = 8
-    decoder_num_heads: int = 16
-    decoder_mlp_dim: int = 2048
-    mask_ratio: float = 0.75       # Section 3 / Figure 5: 75% works well for fine-tuning and probing
-    norm_pix_loss: bool = False    # per-patch normalised targets (Table 1c); the reference trains with True
-    layer_norm_eps: float = 1e-6   # the reference's 1e-6; Hugging Face's ViTMAE uses 1e-12
-    qkv_bias: bool = True
-
-    def __post_init__(self):
-        for name in ("image_size", "patch_size", "in_channels", "dim", "depth", "num_heads", "mlp_dim",
-                     "decoder_dim", "decoder_depth", "decoder_num_heads", "decoder_mlp_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"MAEConfig.{name} must be a positive integer, got {value!r}")
-        if self.image_size % self.patch_size:
-            raise ValueError(f"image_size={self.image_size} is not divisible by patch_size={self.patch_size}")
-        for width, heads in (("dim", "num_heads"), ("decoder_dim", "decoder_num_heads")):
-            if getattr(self, width) % getattr(self, heads):
-                raise ValueError(f"{width}={getattr(self, width)} must be divisible by {heads}={getattr(self, heads)}")
-            if getattr(self, width) % 4:
-                raise ValueError(f"{width}={getattr(self, width)} must be divisible by 4 for the 2-D sin-cos positions")
-        _check_ratio(self.mask_ratio)
-
-    @property
-    def grid_size(self) -> int:
-        return self.image_size // self.patch_size
-
-    @property
-    def num_patches(self) -> int:
-        return self.grid_size ** 2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def replace(self, **changes) -> "MAEConfig":
-        return replace(self, **changes)
-
-
-def mae_tiny(image_size=16, patch_size=4, in_channels=1, dim=48, depth=3, num_heads=4, mlp_dim=96,
-             decoder_dim=32, decoder_depth=2, decoder_num_heads=4, decoder_mlp_dim=64, **kw) -> MAEConfig:
-    """An MAE for the 8x8 digits upsampled to 16 px (16 patches of 4x4): notebook 09 pre-trains it
-    (standardised pixels, batch 32, 50 epochs) in about 15 s on 2 CPU cores."""
-    return MAEConfig(image_size=image_size, patch_size=patch_size, in_channels=in_channels, dim=dim, depth=depth,
-                     num_heads=num_heads, mlp_dim=mlp_dim, decoder_dim=decoder_dim, decoder_depth=decoder_depth,
-                     decoder_num_heads=decoder_num_heads, decoder_mlp_dim=decoder_mlp_dim, **kw)
 
 
 class MAEOutput(NamedTuple):
