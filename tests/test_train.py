@@ -11,7 +11,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vitcourse.config import ViTConfig
-from vitcourse.train import evaluate, fit, get_device, predict, seed_everything, warmup_cosine
+from vitcourse.train import (evaluate, fit, get_device, linear_classifier, linear_probe, predict, seed_everything,
+                             warmup_cosine)
 from vitcourse.vit import ViT
 
 
@@ -132,3 +133,26 @@ def test_fit_errors(epochs, lr):
     x, y = toy_data(8)
     with pytest.raises(ValueError, match=f"epochs={epochs}, lr={lr}"):
         fit(nn.Linear(64, 2), loader(x, y), epochs=epochs, lr=lr, progress=False)
+
+
+def test_linear_probe_separates_what_is_linearly_separable_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(300) % 3
+    centres = torch.randn(3, 8, generator=g) * 3
+    x = centres[y] + 0.3 * torch.randn(300, 8, generator=g)
+    assert linear_probe(x[:200], y[:200], x[200:], y[200:]) == 1.0
+    noise = torch.randn(300, 8, generator=g)                          # features unrelated to the labels
+    assert linear_probe(noise[:200], y[:200], noise[200:], y[200:]) < 0.55
+    xs = (x * 1000 + 50).numpy()                                      # standardised first: scale does not matter
+    assert linear_probe(xs[:200], y[:200].numpy(), xs[200:], y[200:].numpy()) == 1.0
+    assert linear_classifier().steps[0][0] == "standardscaler"
+
+
+def test_linear_probe_errors_say_what_shape_is_expected():
+    x, y = torch.rand(10, 2, 4, 4), torch.arange(10) % 2
+    with pytest.raises(ValueError, match="2-D.*flatten"):
+        linear_probe(x, y, x, y)
+    with pytest.raises(ValueError, match="one label per sample"):
+        linear_probe(x.flatten(1), y[:9], x.flatten(1), y)
+    with pytest.raises(ValueError, match="same width"):
+        linear_probe(x.flatten(1), y, x.flatten(1)[:, :5], y)

@@ -158,3 +158,17 @@ def test_plot_loglog_fit_from_ignores_small_sizes():
 def test_figure_png_is_a_png():
     fig, _ = plt.subplots()
     assert viz.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_show_image_rows_labels_each_row_and_keeps_columns_aligned():
+    a, b = torch.rand(3, 1, 4, 4), torch.rand(3, 3, 4, 4)
+    fig = viz.show_image_rows([("original", a), ("output", b)], suptitle="rows")
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["original", "output"]
+    assert np.allclose(axes[1, 2].images[0].get_array(), b[2].permute(1, 2, 0).numpy())
+    assert fig._suptitle.get_text() == "rows"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same number of images"):
+        viz.show_image_rows([("a", a), ("b", b[:2])])
+    with pytest.raises(ValueError, match="at least one"):
+        viz.show_image_rows([])

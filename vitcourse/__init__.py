@@ -4,7 +4,7 @@ from .blocks import MLP, Block
 from .config import ViTConfig, tiny, vit_b16, vit_h14, vit_l16
 from .patches import PatchEmbed, patchify, unpatchify
 from .pos_embed import LearnedPositionalEmbedding, resize_pos_embed, sincos_2d, sinusoidal_1d
-from .train import evaluate, fit, get_device, predict, seed_everything
+from .train import evaluate, fit, get_device, linear_classifier, linear_probe, predict, seed_everything
 from .vit import ViT
 
 __version__ = "0.1.0"
@@ -13,5 +13,5 @@ __all__ = [
     "MultiHeadAttention", "causal_mask", "scaled_dot_product_attention", "MLP", "Block",
     "ViTConfig", "tiny", "vit_b16", "vit_l16", "vit_h14", "PatchEmbed", "patchify", "unpatchify",
     "LearnedPositionalEmbedding", "resize_pos_embed", "sincos_2d", "sinusoidal_1d",
-    "evaluate", "fit", "get_device", "predict", "seed_everything", "ViT",
+    "evaluate", "fit", "get_device", "linear_classifier", "linear_probe", "predict", "seed_everything", "ViT",
 ]

@@ -122,3 +122,41 @@ def evaluate(model: nn.Module, loader, device=None) -> dict:
     labels, preds, logits = predict(model, loader, device)
     return {"accuracy": (preds == labels).float().mean().item(),
             "loss": F.cross_entropy(logits, labels).item()}
+
+
+def linear_classifier(max_iter: int = 3000):
+    """Standardise each feature, then multinomial logistic regression (scikit-learn).
+
+    The linear probe of the self-supervised papers: MAE (He et al. 2022, Appendix A.1) puts a
+    BatchNorm without affine parameters before the linear layer, i.e. a per-feature
+    standardisation; ImageGPT (Chen et al. 2020, Section 2.4) fits a logistic regression on
+    frozen features. Returns an unfitted scikit-learn pipeline.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+
+
+def _as_2d_and_labels(features, labels, name: str):
+    x = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if x.ndim != 2:
+        raise ValueError(f"{name} features must be 2-D (samples, features), got shape {x.shape}; "
+                         f"flatten images first, e.g. images.flatten(1)")
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"{name} labels must be 1-D with one label per sample: {len(x)} samples, "
+                         f"labels of shape {y.shape}")
+    return x, y
+
+
+def linear_probe(train_features, train_labels, test_features, test_labels, max_iter: int = 3000) -> float:
+    """Fit `linear_classifier()` on frozen train features and return its test accuracy.
+
+    Features are (n, d) arrays or tensors (flatten images first); labels are (n,).
+    """
+    x_tr, y_tr = _as_2d_and_labels(train_features, train_labels, "train")
+    x_te, y_te = _as_2d_and_labels(test_features, test_labels, "test")
+    if x_tr.shape[1] != x_te.shape[1]:
+        raise ValueError(f"train and test features must have the same width, got {x_tr.shape[1]} and {x_te.shape[1]}")
+    return float(linear_classifier(max_iter).fit(x_tr, y_tr).score(x_te, y_te))

@@ -65,6 +65,31 @@ def show_images(images, titles=None, ncols=None, size=2.5, suptitle=None):
     return fig
 
 
+
+def show_image_rows(rows, size=0.9, suptitle=None):
+    """Rows of images with a label on the left of each: [(label, images), ...] -> Figure.
+
+    `images` is a list or a (B, C, H, W) batch; every row must hold the same number of images
+    (e.g. originals, masked inputs and reconstructions of the same samples, one per column).
+    """
+    rows = [(label, list(images)) for label, images in rows]
+    lengths = {len(images) for _, images in rows}
+    if not rows or lengths == {0}:
+        raise ValueError("show_image_rows needs at least one row with at least one image")
+    if len(lengths) != 1:
+        raise ValueError(f"every row must have the same number of images, got "
+                         f"{[(label, len(images)) for label, images in rows]}")
+    ncols = lengths.pop()
+    fig, axes = _plt().subplots(len(rows), ncols, figsize=(size * ncols, (size + 0.05) * len(rows)),
+                                squeeze=False, layout="constrained")
+    for r, (label, images) in enumerate(rows):
+        for c, image in enumerate(images):
+            show_image(image, axes[r, c])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
 def show_patch_grid(image, patch_size: int, ax=None, numbers: bool = True, color="white", title=None,
                     fontsize=None):
     """The image with the patch borders drawn and each patch numbered in raster order."""
