@@ -116,7 +116,7 @@ class MAEConfig(_PatchGrid):
     decoder_num_heads: int = 16
     decoder_mlp_dim: int = 2048
     mask_ratio: float = 0.75       # Section 3 / Figure 5: 75% works well for fine-tuning and probing
-    norm_pix_loss: bool = False    # per-patch normalised targets (Table 1c); the reference trains with True
+    norm_pix_loss: bool = False    # per-patch normalised targets (Table 1d); the reference trains with True
     layer_norm_eps: float = 1e-6   # the reference's 1e-6; Hugging Face's ViTMAE uses 1e-12
     qkv_bias: bool = True
 
