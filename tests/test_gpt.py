@@ -1,5 +1,6 @@
-"""GPT: causality, shapes, the loss by hand, sampling (seeded, top-k, temperature), features,
-gradients; BERT masking statistics; the ImageGPT palette, quantize/dequantize; errors."""
+"""GPT: float64 parity with Hugging Face's GPT-2, causality, shapes, the loss by hand, sampling (seeded,
+top-k, temperature), features, gradients; BERT masking statistics; the ImageGPT palette,
+quantize/dequantize; errors."""
 import numpy as np
 import pytest
 import torch
@@ -22,6 +23,57 @@ def ids(b=3, t=T, seed=0, v=V):
 
 
 # ---- the model ------------------------------------------------------------------------------
+
+
+# ---- parity with the reference: Hugging Face's GPT-2 in float64 ---------------------------------
+
+def gpt2_state_for_ours(hf_state: dict, depth: int) -> dict:
+    """GPT2LMHeadModel weights -> the course's names. GPT-2 stores its Linear layers as `Conv1D`
+    with (in, out) weights, so every matrix is transposed; c_attn's columns are [q | k | v]."""
+    out = {"tok_embed.weight": hf_state["transformer.wte.weight"],
+           "pos_embed": hf_state["transformer.wpe.weight"][None],
+           "norm.weight": hf_state["transformer.ln_f.weight"], "norm.bias": hf_state["transformer.ln_f.bias"],
+           "head.weight": hf_state.get("lm_head.weight", hf_state["transformer.wte.weight"])}
+    names = {"ln_1": "norm1", "attn.c_attn": "attn.qkv", "attn.c_proj": "attn.proj", "ln_2": "norm2",
+             "mlp.c_fc": "mlp.fc1", "mlp.c_proj": "mlp.fc2"}
+    for i in range(depth):
+        for theirs, ours in names.items():
+            w = hf_state[f"transformer.h.{i}.{theirs}.weight"]
+            out[f"blocks.{i}.{ours}.weight"] = w if theirs.startswith("ln") else w.t()
+            out[f"blocks.{i}.{ours}.bias"] = hf_state[f"transformer.h.{i}.{theirs}.bias"]
+    return out
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_float64_parity_with_hugging_face_gpt2(tie):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(vocab_size=V, n_positions=T, n_embd=16, n_layer=2, n_head=4, n_inner=40,
+                                     activation_function="gelu",            # exact GELU, as in the course's MLP
+                                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, layer_norm_epsilon=1e-5,
+                                     tie_word_embeddings=tie, bos_token_id=0, eos_token_id=0,
+                                     attn_implementation="sdpa")
+    hf = transformers.GPT2LMHeadModel(config).double().eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():                                   # redraw everything: no default ones/zeros hide a swap
+        for p in hf.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * 0.3)
+    ours = GPT(V, T, dim=16, depth=2, num_heads=4, mlp_dim=40, tie_weights=tie).double().eval()
+    state = gpt2_state_for_ours(hf.state_dict(), depth=2)
+    if tie:
+        assert hf.lm_head.weight is hf.transformer.wte.weight and ours.head.weight is ours.tok_embed.weight
+    ours.load_state_dict(state, strict=True)
+    x = ids(b=4, t=T, seed=3)
+    with torch.no_grad():
+        theirs_logits = hf(input_ids=x).logits
+        ours_logits = ours(x)
+        hf_loss = hf(input_ids=x, labels=x).loss                # HF shifts the labels inside, in float32
+        ours_loss = ours.loss(x[:, :-1], x[:, 1:])
+    assert (theirs_logits - ours_logits).abs().max() < 1e-10
+    shifted = F.cross_entropy(theirs_logits[:, :-1].reshape(-1, V), x[:, 1:].reshape(-1))   # float64
+    assert (shifted - ours_loss).abs() < 1e-10
+    assert (hf_loss.double() - ours_loss).abs() < 1e-5
+    with torch.no_grad():                                    # a prefix gives the same logits in both
+        assert (hf(input_ids=x[:, :5]).logits - ours(x[:, :5])).abs().max() < 1e-10
 
 @pytest.mark.parametrize("t", [1, 4, T])
 def test_shapes(t):
