@@ -361,3 +361,8 @@ def test_mae_strict_key_map_errors():
         mae_config_from_hf(hf_mae_config(hidden_act="relu"))
     with pytest.raises(ValueError, match="config= and state_dict="):
         mae_from_hf(config=hf.config)
+    with pytest.raises(TypeError, match="ViTMAEForPreTraining.*vit_from_hf"):
+        mae_from_hf(transformers.ViTForImageClassification(transformers.ViTConfig(hidden_size=32, num_hidden_layers=1,
+                                                                                   num_attention_heads=4)))
+    with pytest.raises(TypeError, match="ViTMAEConfig"):
+        mae_from_hf(config=transformers.ViTConfig(), state_dict=state)

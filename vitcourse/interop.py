@@ -28,8 +28,8 @@ import warnings
 
 import torch
 
-from .config import ViTConfig
-from .mae import MAE, MAEConfig
+from .config import MAEConfig, ViTConfig
+from .mae import MAE
 from .pos_embed import sincos_2d
 from .vit import ViT
 
@@ -223,12 +223,12 @@ _MAE_V4_TO_V5 = [  # order matters: "attention.output.dense" before "output.dens
     (r"\.output\.dense\.", ".mlp.fc2."),
 ]
 _MAE_LAYER = {"layernorm_before": "norm1", "layernorm_after": "norm2", "attention.o_proj": "attn.proj",
-          "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"}
+              "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"}
 _MAE_TOP = {"vit.embeddings.cls_token": "cls_token", "vit.embeddings.position_embeddings": "pos_embed",
-        "vit.embeddings.patch_embeddings.projection.weight": "patch_embed.proj.weight",
-        "vit.embeddings.patch_embeddings.projection.bias": "patch_embed.proj.bias",
-        "vit.layernorm.weight": "norm.weight", "vit.layernorm.bias": "norm.bias",
-        "decoder.mask_token": "mask_token", "decoder.decoder_pos_embed": "decoder_pos_embed"}
+            "vit.embeddings.patch_embeddings.projection.weight": "patch_embed.proj.weight",
+            "vit.embeddings.patch_embeddings.projection.bias": "patch_embed.proj.bias",
+            "vit.layernorm.weight": "norm.weight", "vit.layernorm.bias": "norm.bias",
+            "decoder.mask_token": "mask_token", "decoder.decoder_pos_embed": "decoder_pos_embed"}
 for _name in ("decoder_embed", "decoder_norm", "decoder_pred"):
     for _p in ("weight", "bias"):
         _MAE_TOP[f"decoder.{_name}.{_p}"] = f"{_name}.{_p}"
@@ -299,9 +299,14 @@ def mae_from_hf(model=None, *, config=None, state_dict=None, check_pos_embed: bo
     transformers 5.x model holds all-zero tables and tokens (redraw or load weights first).
     """
     if model is not None:
+        if not (isinstance(model, torch.nn.Module) and type(model).__name__ == "ViTMAEForPreTraining"):
+            raise TypeError(f"expected a transformers ViTMAEForPreTraining (or config= and state_dict=), got "
+                            f"{type(model).__name__}; for a ViT classifier use vit_from_hf")
         config, state_dict = model.config, model.state_dict()
     if config is None or state_dict is None:
         raise ValueError("pass a ViTMAEForPreTraining model, or both config= and state_dict=")
+    if not all(hasattr(config, a) for a in ("decoder_hidden_size", "mask_ratio", "norm_pix_loss")):
+        raise TypeError(f"config must be a transformers ViTMAEConfig, got {type(config).__name__}")
     state = _mae_map_state({hf_mae_key_to_v5(k): v for k, v in state_dict.items()})
     mae = MAE(mae_config_from_hf(config))
     ours = mae.state_dict()
