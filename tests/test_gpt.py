@@ -387,3 +387,20 @@ def test_suppressed_tokens_are_never_sampled():
         model.generate(prompt, 1, suppress_tokens=[V])
     with pytest.raises(ValueError, match="suppress_tokens"):
         model.generate(prompt, 1, suppress_tokens=range(V))
+
+
+def test_suppress_tokens_accepts_one_id_and_names_bad_input():
+    model = small()
+    out = model.generate(ids(b=16, t=2), 3, generator=torch.Generator().manual_seed(0), suppress_tokens=4)
+    assert not (out[:, 2:] == 4).any()
+    with pytest.raises(ValueError, match="suppress_tokens must be a token id or a list"):
+        model.generate(ids(t=2), 1, suppress_tokens="abc")
+
+
+def test_loss_targets_must_be_integer_ids_in_the_vocabulary():
+    model, x = small(), ids(t=4)
+    with pytest.raises(ValueError, match=r"targets must be token ids in \[0, vocab_size=11\)"):
+        model.loss(x, torch.full_like(x, V))
+    with pytest.raises(ValueError, match="integer token ids"):
+        model.loss(x, x.float())
+    assert torch.isfinite(model.loss(x, x.masked_fill(x > 5, IGNORE_INDEX)))    # IGNORE_INDEX stays allowed

@@ -366,3 +366,9 @@ def test_mae_strict_key_map_errors():
                                                                                    num_attention_heads=4)))
     with pytest.raises(TypeError, match="ViTMAEConfig"):
         mae_from_hf(config=transformers.ViTConfig(), state_dict=state)
+    with pytest.raises(TypeError, match=r"got str: load it first: ViTMAEForPreTraining.from_pretrained\('facebook/vit-mae-base'\)"):
+        mae_from_hf("facebook/vit-mae-base")
+    with pytest.raises(TypeError, match="config=..., state_dict="):
+        mae_from_hf(state)
+    with pytest.raises(TypeError, match="encoder only"):
+        mae_from_hf(transformers.ViTMAEModel(hf_mae_config()))

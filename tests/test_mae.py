@@ -223,3 +223,12 @@ def test_bad_inputs_and_configs():
         model.encode(batch(model), pool="max")
     with pytest.raises(TypeError, match="MAEConfig"):
         MAE(object())
+
+
+def test_mae_refuses_a_ratio_that_leaves_no_visible_patch():
+    model = small()                                                   # 16 patches
+    images = batch(model)
+    assert random_masking(torch.randn(2, 16, 8), 0.99)[0].shape == (2, 0, 8)   # the reference's rule, kept as is
+    assert model(images, mask_ratio=0.9375).mask.sum(1).eq(15).all()  # 16 * 0.0625 = 1 patch visible
+    with pytest.raises(ValueError, match="0 of the 16 patches.*at most 0.9375"):
+        model(images, mask_ratio=0.99)

@@ -107,6 +107,12 @@ class GPT(nn.Module):
         if not isinstance(targets, torch.Tensor) or tuple(targets.shape) != tuple(getattr(idx, "shape", ())):
             raise ValueError(f"targets must have the shape of idx {tuple(getattr(idx, 'shape', ()))}, got "
                              f"{tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}")
+        if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
+            raise ValueError(f"targets must be integer token ids, got dtype {targets.dtype}")
+        bad = (targets != IGNORE_INDEX) & ((targets < 0) | (targets >= self.vocab_size))
+        if bad.any():
+            raise ValueError(f"targets must be token ids in [0, vocab_size={self.vocab_size}) or IGNORE_INDEX="
+                             f"{IGNORE_INDEX}, got {targets[bad][0].item()}")
         logits = self(idx)
         return F.cross_entropy(rearrange(logits, "b t v -> (b t) v"), targets.reshape(-1).long(),
                                ignore_index=IGNORE_INDEX)
@@ -129,7 +135,12 @@ class GPT(nn.Module):
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral)
                                   or not 1 <= top_k <= self.vocab_size):
             raise ValueError(f"top_k must be None or an integer in [1, vocab_size={self.vocab_size}], got {top_k!r}")
-        suppress = sorted(set(int(i) for i in suppress_tokens))
+        if isinstance(suppress_tokens, numbers.Integral) and not isinstance(suppress_tokens, bool):
+            suppress_tokens = [suppress_tokens]
+        try:
+            suppress = sorted(set(int(i) for i in suppress_tokens))
+        except (TypeError, ValueError):
+            raise ValueError(f"suppress_tokens must be a token id or a list of token ids, got {suppress_tokens!r}") from None
         if any(not 0 <= i < self.vocab_size for i in suppress) or len(suppress) == self.vocab_size:
             raise ValueError(f"suppress_tokens must be ids in [0, vocab_size={self.vocab_size}) that leave at least "
                              f"one token to sample, got {suppress}")

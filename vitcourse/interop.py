@@ -300,8 +300,14 @@ def mae_from_hf(model=None, *, config=None, state_dict=None, check_pos_embed: bo
     """
     if model is not None:
         if not (isinstance(model, torch.nn.Module) and type(model).__name__ == "ViTMAEForPreTraining"):
-            raise TypeError(f"expected a transformers ViTMAEForPreTraining (or config= and state_dict=), got "
-                            f"{type(model).__name__}; for a ViT classifier use vit_from_hf")
+            hint = {str: f"load it first: ViTMAEForPreTraining.from_pretrained({model!r})",
+                    dict: "for a state dict pass mae_from_hf(config=..., state_dict=...)"}.get(type(model))
+            if hint is None and isinstance(model, dict):
+                hint = "for a state dict pass mae_from_hf(config=..., state_dict=...)"
+            if hint is None:
+                hint = ("ViTMAEModel is the encoder only, without the decoder that MAE needs"
+                        if type(model).__name__ == "ViTMAEModel" else "for a ViT classifier use vit_from_hf")
+            raise TypeError(f"expected a transformers ViTMAEForPreTraining, got {type(model).__name__}: {hint}")
         config, state_dict = model.config, model.state_dict()
     if config is None or state_dict is None:
         raise ValueError("pass a ViTMAEForPreTraining model, or both config= and state_dict=")

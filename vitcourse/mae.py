@@ -133,6 +133,10 @@ class MAE(nn.Module):
         self._check(images)
         x = self.patch_embed(images) + self.pos_embed[:, 1:]              # (B, L, D)
         x, mask, ids_restore = random_masking(x, mask_ratio, noise)       # (B, len_keep, D): visible only
+        if x.shape[1] == 0:                     # the reference would encode the class token alone
+            n = mask.shape[1]
+            raise ValueError(f"mask_ratio={mask_ratio} keeps int({n} * (1 - {mask_ratio})) = 0 of the {n} patches, so "
+                             f"the encoder would see no patch: use a ratio of at most {1 - 1 / n:.4g} for {n} patches")
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)                                    # (B, 1 + len_keep, D)
         for block in self.blocks:

@@ -143,7 +143,7 @@ def _as_2d_and_labels(features, labels, name: str):
     y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if x.ndim != 2:
         raise ValueError(f"{name} features must be 2-D (samples, features), got shape {x.shape}; "
-                         f"flatten images first, e.g. images.flatten(1)")
+                         f"flatten images first, e.g. images.reshape(len(images), -1)")
     if y.ndim != 1 or len(y) != len(x):
         raise ValueError(f"{name} labels must be 1-D with one label per sample: {len(x)} samples, "
                          f"labels of shape {y.shape}")
