@@ -137,3 +137,14 @@ def test_cli_exercises_check_and_final(tmp_path, capsys):
     assert final["ana"]["final"] == "9" and final["bo"]["exercises"] == "3" and final["bo"]["final"] == "5.4"
     assert main(["grade", "tp9", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "unknown exercise 'tp9'" in capsys.readouterr().err
+
+
+def test_grading_the_wrong_tp_says_so(tmp_path, capsys):
+    subs = touch(tmp_path / "subs" / "part.py", "def token_stats(image_size, patch_size, dim, in_channels=1):\n"
+                                                "    return {}\n").parent
+    out = tmp_path / "grades"
+    assert main(["grade", "tp2", str(subs), "--out", str(out), "--timeout", "20"]) == 0
+    feedback = (out / "feedback" / "part.md").read_text()
+    assert "none of the functions TP2 grades" in feedback and "is this a TP2 submission" in feedback
+    capsys.readouterr()
+

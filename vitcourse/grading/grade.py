@@ -114,6 +114,9 @@ def grade_submission(sub: Submission, assignment_name: str, data: dict, limits: 
     except (ValueError, OSError) as e:
         return StudentResult(sub.student, sub.path.name, zero, notes + [str(e)], flags, entry=sub.entry)
     notes += ext.problems
+    if not {n for s in ext.statements for n in s.names} & set(graded_names):
+        notes.append(f"none of the functions {a.name.upper()} grades ({', '.join(sorted(set(graded_names)))}) is defined "
+                     f"in {sub.path.name}: is this a {a.name.upper()} submission, and was the right TP asked for?")
     imported = set()
     for s in ext.statements:
         if isinstance(s.node, ast.Import):
