@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vitcourse.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from torch import nn
+from vitcourse.attention import Attention, MultiHeadAttention, causal_mask, scaled_dot_product_attention
 
 TOL = dict(rtol=0, atol=1e-12)
 
@@ -245,3 +246,36 @@ def test_mha_errors():
         attn(x, mask=torch.ones(4, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"mask of shape \(3, 1, 4, 4\) does not broadcast"):
         attn(x, mask=torch.ones(3, 4, 4, dtype=torch.bool))
+
+
+# --- Attention: separate q/k/v/out projections (DETR, SAM) -------------------------------------------
+
+def test_attention_matches_torch_multihead_attention_float64():
+    """Same maths as torch's nn.MultiheadAttention with separate key/value inputs (DETR's layer)."""
+    torch.manual_seed(0)
+    ref = nn.MultiheadAttention(16, 4, batch_first=True).double()
+    ours = Attention(16, 4).double()
+    w, b = ref.in_proj_weight.chunk(3), ref.in_proj_bias.chunk(3)
+    with torch.no_grad():
+        for lin, wi, bi in zip((ours.q_proj, ours.k_proj, ours.v_proj), w, b):
+            lin.weight.copy_(wi), lin.bias.copy_(bi)
+        ours.out_proj.weight.copy_(ref.out_proj.weight), ours.out_proj.bias.copy_(ref.out_proj.bias)
+    q, k, v = (torch.randn(2, n, 16, dtype=torch.float64) for n in (3, 7, 7))
+    expected, expected_w = ref(q, k, v, average_attn_weights=False)
+    got, weights = ours(q, k, v, return_weights=True)
+    assert torch.allclose(got, expected, atol=1e-12) and torch.allclose(weights, expected_w, atol=1e-12)
+    assert torch.allclose(ours(q, k, v), expected, atol=1e-12)                 # fused path too
+
+
+def test_attention_internal_dim_and_key_dim_and_errors():
+    attn = Attention(16, 2, internal_dim=8, key_dim=12)
+    assert attn(torch.randn(2, 3, 16), torch.randn(2, 5, 12), torch.randn(2, 5, 12)).shape == (2, 3, 16)
+    assert attn.q_proj.out_features == 8 and attn.k_proj.in_features == 12
+    with pytest.raises(ValueError, match="divisible"):
+        Attention(16, 3)
+    with pytest.raises(ValueError, match="key must be"):
+        attn(torch.randn(2, 3, 16), torch.randn(2, 5, 16), torch.randn(2, 5, 12))
+    with pytest.raises(ValueError, match="same number of tokens"):
+        attn(torch.randn(2, 3, 16), torch.randn(2, 5, 12), torch.randn(2, 4, 12))
+    with pytest.raises(ValueError, match="query must be"):
+        attn(torch.randn(3, 16))

@@ -113,3 +113,51 @@ class MultiHeadAttention(nn.Module):
             out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None  # fused kernel
         out = self.proj_drop(self.proj(rearrange(out, "b h n d -> b n (h d)")))  # (B, N, D)
         return (out, weights) if return_weights else out
+
+
+class Attention(nn.Module):
+    """Attention with separate `q_proj`, `k_proj`, `v_proj`, `out_proj` (DETR's and SAM's layout).
+
+    `attn(query, key, value)`: the three inputs may differ, as DETR (Carion et al. 2020, Sec. 3.2) and
+    SAM (Kirillov et al. 2023, Appendix A) need: positional encodings are added to queries and keys
+    but not to values. `internal_dim` < `dim` is SAM's `downsample_rate` (cross-attention at D/2).
+    `key_dim` is the width of key/value inputs when it differs from the queries'.
+    Shapes: query (B, Nq, D), key and value (B, Nk, Dk) -> (B, Nq, D) [and weights (B, h, Nq, Nk)].
+    """
+
+    def __init__(self, dim: int, num_heads: int = 8, internal_dim: int | None = None, key_dim: int | None = None,
+                 bias: bool = True, dropout: float = 0.0):
+        super().__init__()
+        internal_dim = dim if internal_dim is None else internal_dim
+        key_dim = dim if key_dim is None else key_dim
+        if num_heads <= 0 or internal_dim % num_heads:
+            raise ValueError(f"internal_dim={internal_dim} must be divisible by num_heads={num_heads} (a positive integer)")
+        self.dim, self.key_dim, self.internal_dim, self.num_heads = dim, key_dim, internal_dim, num_heads
+        self.q_proj = nn.Linear(dim, internal_dim, bias=bias)
+        self.k_proj = nn.Linear(key_dim, internal_dim, bias=bias)
+        self.v_proj = nn.Linear(key_dim, internal_dim, bias=bias)
+        self.out_proj = nn.Linear(internal_dim, dim, bias=bias)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, query, key=None, value=None, mask=None, return_weights: bool = False):
+        """query (B, Nq, D); key, value (B, Nk, Dk) (default: query, key); mask broadcastable to (B, h, Nq, Nk)."""
+        key = query if key is None else key
+        value = key if value is None else value
+        if query.dim() != 3 or query.shape[-1] != self.dim:
+            raise ValueError(f"query must be (B, N, {self.dim}), got {tuple(query.shape)}")
+        for name, t in (("key", key), ("value", value)):
+            if t.dim() != 3 or t.shape[-1] != self.key_dim or t.shape[0] != query.shape[0]:
+                raise ValueError(f"{name} must be (B={query.shape[0]}, M, {self.key_dim}), got {tuple(t.shape)}")
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(f"key and value must have the same number of tokens, got {key.shape[1]} and {value.shape[1]}")
+        if mask is not None and isinstance(mask, torch.Tensor) and mask.dim() == 3:
+            mask = mask.unsqueeze(1)                                        # (B, 1, Nq, Nk): every head
+        split = lambda t: rearrange(t, "b n (h d) -> b h n d", h=self.num_heads)
+        q, k, v = split(self.q_proj(query)), split(self.k_proj(key)), split(self.v_proj(value))  # (B, h, N, d)
+        _check_qkv(q, k, v, mask)
+        if return_weights:
+            out, weights = scaled_dot_product_attention(q, k, v, mask)
+        else:
+            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None
+        out = self.drop(self.out_proj(rearrange(out, "b h n d -> b n (h d)")))  # (B, Nq, D)
+        return (out, weights) if return_weights else out

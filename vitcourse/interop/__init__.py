@@ -1,0 +1,14 @@
+"""Converters between the course's models and Hugging Face `transformers`, one file per family.
+
+    vit.py   ViT  <-> ViTForImageClassification / ViTModel
+    mae.py   MAE  <-  ViTMAEForPreTraining
+
+Every converter is strict: a key with no place, or a shape that differs, is an error that names
+it. `transformers` is imported only inside the functions that build its objects.
+`from vitcourse.interop import vit_from_hf` works for every converter listed in `__all__`.
+"""
+from .mae import hf_mae_key_to_v5, mae_config_from_hf, mae_from_hf
+from .vit import config_from_hf, config_to_hf, vit_from_hf, vit_to_hf
+
+__all__ = ["config_from_hf", "config_to_hf", "vit_from_hf", "vit_to_hf",
+           "hf_mae_key_to_v5", "mae_config_from_hf", "mae_from_hf"]
