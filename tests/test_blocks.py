@@ -1,4 +1,5 @@
 """MLP and the pre-norm Block (ViT, Eq. 2-3): shapes, the residual structure, weights."""
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -84,3 +85,15 @@ def test_block_gradients_reach_every_parameter():
     names = {n for n, _ in block.named_parameters()}
     assert {"norm1.weight", "attn.qkv.weight", "attn.proj.weight", "norm2.bias", "mlp.fc1.weight",
             "mlp.fc2.bias"} <= names
+
+
+def test_activations_by_name_and_unknown_name():
+    import torch.nn.functional as F
+    from vitcourse.blocks import make_activation
+    x = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    assert torch.allclose(make_activation("gelu")(x), F.gelu(x))
+    assert torch.allclose(make_activation("quick_gelu")(x), x * torch.sigmoid(1.702 * x))
+    assert torch.allclose(make_activation("gelu_tanh")(x), F.gelu(x, approximate="tanh"))
+    assert Block(8, 2, 16, act_layer="quick_gelu").mlp.act.__class__.__name__ == "QuickGELU"
+    with pytest.raises(ValueError, match="unknown activation"):
+        make_activation("swish")

@@ -183,8 +183,17 @@ def test_mixed_4x_and_5x_names():
         vit_from_hf(state, hf_config())
 
 
-@pytest.mark.parametrize("act", ["gelu_new", "relu", "gelu_pytorch_tanh"])
-def test_non_gelu_activation(act):
+@pytest.mark.parametrize("act", ["gelu_new", "relu", "gelu_pytorch_tanh", "quick_gelu"])
+def test_other_activations_convert_with_identical_logits(act):
+    hf = random_hf(hidden_act=act)
+    ours = vit_from_hf(hf)
+    with torch.no_grad():
+        assert (ours(images(ours.config)) - hf(images(ours.config)).logits).abs().max().item() <= 1e-10
+    assert vit_to_hf(ours).config.hidden_act in (act, "gelu_pytorch_tanh")
+
+
+@pytest.mark.parametrize("act", ["silu", "gelu_fast"])
+def test_unknown_activation(act):
     with pytest.raises(ValueError, match=f"hidden_act='{act}' is not supported"):
         vit_from_hf(transformers.ViTForImageClassification(hf_config(hidden_act=act)))
 

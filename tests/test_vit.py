@@ -194,3 +194,16 @@ def test_errors():
         small(image_size=10, patch_size=4)
     with pytest.raises(TypeError, match="ViTConfig, got dict"):
         ViT({"dim": 8})
+
+
+def test_clip_style_options_pre_norm_no_patch_bias_quick_gelu():
+    from vitcourse import ViTConfig
+    c = ViTConfig(image_size=16, patch_size=4, in_channels=3, num_classes=0, dim=32, depth=1, num_heads=4,
+                  mlp_dim=64, pre_norm=True, patch_bias=False, act_layer="quick_gelu")
+    m = ViT(c)
+    assert m.patch_embed.proj.bias is None and isinstance(m.norm_pre, torch.nn.LayerNorm)
+    tokens = m.embed(torch.rand(2, 3, 16, 16))                     # layer-normalised before block 0
+    assert torch.allclose(tokens.mean(-1), torch.zeros(2, 17), atol=1e-5)
+    assert m(torch.rand(2, 3, 16, 16)).shape == (2, 32)
+    with pytest.raises(ValueError, match="act_layer"):
+        ViTConfig(act_layer="swish")

@@ -42,6 +42,9 @@ class ViTConfig(_PatchGrid):
     dropout: float = 0.0         # dropout on embeddings, attention output and MLP
     layer_norm_eps: float = 1e-6  # timm's 1e-6; Hugging Face's ViT uses 1e-12
     qkv_bias: bool = True        # bias in the fused q/k/v projection
+    act_layer: str = "gelu"      # MLP activation: "gelu" (ViT), "quick_gelu" (OpenAI CLIP), "gelu_tanh"
+    pre_norm: bool = False       # a LayerNorm on the tokens before the first block (CLIP's ln_pre)
+    patch_bias: bool = True      # bias in the patch projection (CLIP's has none)
 
     def __post_init__(self):
         for name in ("image_size", "patch_size", "in_channels", "dim", "depth", "num_heads", "mlp_dim"):
@@ -63,6 +66,9 @@ class ViTConfig(_PatchGrid):
             raise ValueError(f"unknown pool={self.pool!r}: expected one of {POOLS}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        from .blocks import ACTIVATIONS
+        if self.act_layer not in ACTIVATIONS:
+            raise ValueError(f"unknown act_layer={self.act_layer!r}: expected one of {sorted(ACTIVATIONS)}")
 
     @property
     def num_tokens(self) -> int:

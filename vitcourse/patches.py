@@ -46,7 +46,7 @@ class PatchEmbed(nn.Module):
     `rearrange(proj.weight, 'd c p1 p2 -> d (p1 p2 c)')` (tested).
     """
 
-    def __init__(self, image_size=224, patch_size: int = 16, in_channels: int = 3, dim: int = 768):
+    def __init__(self, image_size=224, patch_size: int = 16, in_channels: int = 3, dim: int = 768, bias: bool = True):
         super().__init__()
         self.image_size = pair(image_size)
         self.patch_size = patch_size
@@ -55,7 +55,7 @@ class PatchEmbed(nn.Module):
                      name="image_size")
         self.grid_size = (self.image_size[0] // patch_size, self.image_size[1] // patch_size)
         self.num_patches = self.grid_size[0] * self.grid_size[1]
-        self.proj = nn.Conv2d(in_channels, dim, kernel_size=patch_size, stride=patch_size)
+        self.proj = nn.Conv2d(in_channels, dim, kernel_size=patch_size, stride=patch_size, bias=bias)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, channels=self.in_channels, size=self.image_size)

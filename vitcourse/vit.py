@@ -26,12 +26,14 @@ class ViT(nn.Module):
         if not isinstance(config, ViTConfig):
             raise TypeError(f"ViT expects a ViTConfig, got {type(config).__name__}")
         self.config = c = config
-        self.patch_embed = PatchEmbed(c.image_size, c.patch_size, c.in_channels, c.dim)
+        self.patch_embed = PatchEmbed(c.image_size, c.patch_size, c.in_channels, c.dim, bias=c.patch_bias)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.dim)) if c.pool == "cls" else None
         self.pos_embed = nn.Parameter(torch.zeros(1, c.num_tokens, c.dim))
         self.pos_drop = nn.Dropout(c.dropout)
+        self.norm_pre = nn.LayerNorm(c.dim, eps=c.layer_norm_eps) if c.pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(
-            Block(c.dim, c.num_heads, c.mlp_dim, c.qkv_bias, c.dropout, c.layer_norm_eps) for _ in range(c.depth))
+            Block(c.dim, c.num_heads, c.mlp_dim, c.qkv_bias, c.dropout, c.layer_norm_eps, c.act_layer)
+            for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.dim, eps=c.layer_norm_eps)
         self.head = nn.Linear(c.dim, c.num_classes) if c.num_classes > 0 else nn.Identity()
         self.reset_parameters()
@@ -51,11 +53,13 @@ class ViT(nn.Module):
             nn.init.trunc_normal_(self.cls_token, std=std)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        """Eq. 1: patches -> tokens, class token first, plus positions. (B, C, H, W) -> (B, T, D)."""
+        """Eq. 1: patches -> tokens, class token first, plus positions. (B, C, H, W) -> (B, T, D).
+
+        With `pre_norm` (CLIP) the tokens are layer-normalised here, before the first block."""
         x = self.patch_embed(images)                                   # (B, N, D)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, 1 + N, D)
-        return self.pos_drop(x + self.pos_embed)
+        return self.norm_pre(self.pos_drop(x + self.pos_embed))
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """All tokens after the last block and the final norm: (B, T, D)."""

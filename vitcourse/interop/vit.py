@@ -29,6 +29,11 @@ import torch
 from ..config import ViTConfig
 from ..vit import ViT
 
+# Hugging Face activation names -> ours (vitcourse.blocks.ACTIVATIONS), and back
+HF_ACTIVATIONS = {"gelu": "gelu", "quick_gelu": "quick_gelu", "gelu_new": "gelu_tanh",
+                  "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
+_TO_HF_ACT = {"gelu": "gelu", "quick_gelu": "quick_gelu", "gelu_tanh": "gelu_pytorch_tanh", "relu": "relu"}
+
 _NAMES = {  # per-layer module names of each transformers generation
     "5.x": dict(layer="layers.{i}.", q="attention.q_proj", k="attention.k_proj", v="attention.v_proj",
                 o="attention.o_proj", fc1="mlp.fc1", fc2="mlp.fc2"),
@@ -94,9 +99,9 @@ def config_from_hf(hf_config, num_classes: int | None = None) -> ViTConfig:
     """Our `ViTConfig` from a Hugging Face `ViTConfig` (or its config.json as a dict)."""
     get = hf_config.get if isinstance(hf_config, dict) else lambda k, d=None: getattr(hf_config, k, d)
     act = get("hidden_act", "gelu")
-    if act != "gelu":
-        raise ValueError(f"hidden_act={act!r} is not supported: vitcourse.ViT uses the exact (erf) GELU, "
-                         f"which is Hugging Face's 'gelu'; another activation would change the outputs")
+    if act not in HF_ACTIVATIONS:
+        raise ValueError(f"hidden_act={act!r} is not supported: vitcourse.ViT knows {sorted(HF_ACTIVATIONS)} "
+                         f"(Hugging Face's 'gelu' is the exact erf GELU); another activation would change the outputs")
     dim, heads = int(get("hidden_size", 768)), int(get("num_attention_heads", 12))
     head_dim = get("head_dim", None)
     if head_dim is not None and head_dim * heads != dim:
@@ -115,7 +120,8 @@ def config_from_hf(hf_config, num_classes: int | None = None) -> ViTConfig:
                      depth=int(get("num_hidden_layers", 12)), num_heads=heads,
                      mlp_dim=int(get("intermediate_size", 3072)), pool="cls",
                      dropout=float(get("hidden_dropout_prob", 0.0) or 0.0),
-                     layer_norm_eps=float(get("layer_norm_eps", 1e-12)), qkv_bias=bool(get("qkv_bias", True)))
+                     layer_norm_eps=float(get("layer_norm_eps", 1e-12)), qkv_bias=bool(get("qkv_bias", True)),
+                     act_layer=HF_ACTIVATIONS[act])
 
 
 def vit_from_hf(model, config=None) -> ViT:
@@ -173,9 +179,13 @@ def config_to_hf(config: ViTConfig, attn_implementation: str = "sdpa"):
     if config.pool != "cls":
         raise ValueError(f"pool={config.pool!r} has no Hugging Face equivalent: ViTForImageClassification "
                          f"classifies the class token, so only pool='cls' converts")
+    if config.pre_norm or not config.patch_bias:
+        raise ValueError("pre_norm=True or patch_bias=False (CLIP's vision tower) has no Hugging Face ViT "
+                         "equivalent: convert a CLIP with vitcourse.interop.clip_to_hf instead")
     return transformers.ViTConfig(
         hidden_size=config.dim, num_hidden_layers=config.depth, num_attention_heads=config.num_heads,
-        intermediate_size=config.mlp_dim, hidden_act="gelu", hidden_dropout_prob=config.dropout,
+        intermediate_size=config.mlp_dim, hidden_act=_TO_HF_ACT[config.act_layer],
+        hidden_dropout_prob=config.dropout,
         attention_probs_dropout_prob=0.0, layer_norm_eps=config.layer_norm_eps,
         image_size=config.image_size, patch_size=config.patch_size, num_channels=config.in_channels,
         qkv_bias=config.qkv_bias, num_labels=config.num_classes, attn_implementation=attn_implementation)
