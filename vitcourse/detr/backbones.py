@@ -1,0 +1,47 @@
+"""Backbones for DETR: modules that return a (B, C, h, w) feature map and say their `out_channels`.
+
+DETR uses a ResNet's last stage, stride 32 (Carion et al. 2020, Sec. 3.2 "Backbone"). At the course's
+scale the package's small CNN (stride 4) or a ViT's patch tokens put back on their grid (stride P,
+as ViTDet / YOLOS use a plain ViT, Li et al. 2022, Fang et al. 2021) play that role; both can be
+pre-trained in an earlier notebook and reused here.
+"""
+from __future__ import annotations
+
+from einops import rearrange
+from torch import nn
+
+from ..cnn import SmallCNN
+from ..vit import ViT
+
+
+class CNNBackbone(nn.Module):
+    """A `SmallCNN`'s convolutional features: (B, C_in, H, W) -> (B, 4 * width, H / 4, W / 4)."""
+
+    def __init__(self, cnn: SmallCNN):
+        super().__init__()
+        if not isinstance(cnn, SmallCNN):
+            raise TypeError(f"CNNBackbone wraps a vitcourse.cnn.SmallCNN, got {type(cnn).__name__}")
+        self.cnn = cnn
+        self.out_channels = 4 * cnn.width
+
+    def forward(self, images):
+        return self.cnn.forward_features(images)
+
+
+class ViTBackbone(nn.Module):
+    """A `ViT`'s final patch tokens on their grid: (B, C, H, W) -> (B, D, H / P, W / P).
+
+    The class token (if any) is dropped; its head is unused."""
+
+    def __init__(self, vit: ViT):
+        super().__init__()
+        if not isinstance(vit, ViT):
+            raise TypeError(f"ViTBackbone wraps a vitcourse.ViT, got {type(vit).__name__}")
+        self.vit = vit
+        self.out_channels = vit.config.dim
+        self.num_prefix_tokens = 0 if vit.cls_token is None else 1
+        self.grid = vit.config.image_size // vit.config.patch_size
+
+    def forward(self, images):
+        tokens = self.vit.forward_features(images)[:, self.num_prefix_tokens:]  # (B, N, D)
+        return rearrange(tokens, "b (h w) d -> b d h w", h=self.grid)
