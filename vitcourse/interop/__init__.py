@@ -2,13 +2,16 @@
 
     vit.py   ViT  <-> ViTForImageClassification / ViTModel
     mae.py   MAE  <-  ViTMAEForPreTraining
+    clip.py  CLIP <-> CLIPModel
 
 Every converter is strict: a key with no place, or a shape that differs, is an error that names
 it. `transformers` is imported only inside the functions that build its objects.
 `from vitcourse.interop import vit_from_hf` works for every converter listed in `__all__`.
 """
+from .clip import clip_config_from_hf, clip_config_to_hf, clip_from_hf, clip_to_hf
 from .mae import hf_mae_key_to_v5, mae_config_from_hf, mae_from_hf
 from .vit import config_from_hf, config_to_hf, vit_from_hf, vit_to_hf
 
 __all__ = ["config_from_hf", "config_to_hf", "vit_from_hf", "vit_to_hf",
-           "hf_mae_key_to_v5", "mae_config_from_hf", "mae_from_hf"]
+           "hf_mae_key_to_v5", "mae_config_from_hf", "mae_from_hf",
+           "clip_config_from_hf", "clip_config_to_hf", "clip_from_hf", "clip_to_hf"]
