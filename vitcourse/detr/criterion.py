@@ -40,9 +40,13 @@ class SetCriterion(nn.Module):
             raise ValueError(f"unknown losses {sorted(unknown)}; choose from {LOSSES}")
         self.num_classes, self.eos_coef, self.losses = num_classes, eos_coef, tuple(losses)
         self.matcher = HungarianMatcher() if matcher is None else matcher
-        weight = torch.ones(num_classes + 1)
-        weight[-1] = eos_coef
-        self.register_buffer("empty_weight", weight)
+
+    def class_weight(self, dtype=torch.float32, device=None) -> torch.Tensor:
+        """(C+1,) cross-entropy weights: 1 per class, eos_coef for no-object, built in the logits' dtype
+        (a float32 0.1 cast to float64 differs from float64's 0.1 by 1.5e-9)."""
+        weight = torch.ones(self.num_classes + 1, dtype=dtype, device=device)
+        weight[-1] = self.eos_coef
+        return weight
 
     @staticmethod
     def _query_index(indices):
@@ -54,7 +58,7 @@ class SetCriterion(nn.Module):
         target = torch.full(logits.shape[:2], self.num_classes, dtype=torch.int64, device=logits.device)
         labels = [t["class_labels"][j] for t, (_, j) in zip(targets, indices)]
         target[self._query_index(indices)] = torch.cat(labels).to(logits.device)  # (B, Q): C = no object
-        weight = self.empty_weight.to(logits.dtype)
+        weight = self.class_weight(logits.dtype, logits.device)
         return {"loss_ce": F.cross_entropy(logits.transpose(1, 2), target, weight)}
 
     @torch.no_grad()
