@@ -2,6 +2,7 @@
 
     vit.py   ViT  <-> ViTForImageClassification / ViTModel
     mae.py   MAE  <-  ViTMAEForPreTraining
+    sam.py   SAM's prompt encoder + mask decoder <-> SamModel (given image embeddings)
     clip.py  CLIP <-> CLIPModel
 
 Every converter is strict: a key with no place, or a shape that differs, is an error that names
@@ -10,8 +11,10 @@ it. `transformers` is imported only inside the functions that build its objects.
 """
 from .clip import clip_config_from_hf, clip_config_to_hf, clip_from_hf, clip_to_hf
 from .mae import hf_mae_key_to_v5, mae_config_from_hf, mae_from_hf
+from .sam import sam_config_from_hf, sam_config_to_hf, sam_from_hf, sam_to_hf
 from .vit import config_from_hf, config_to_hf, vit_from_hf, vit_to_hf
 
 __all__ = ["config_from_hf", "config_to_hf", "vit_from_hf", "vit_to_hf",
            "hf_mae_key_to_v5", "mae_config_from_hf", "mae_from_hf",
-           "clip_config_from_hf", "clip_config_to_hf", "clip_from_hf", "clip_to_hf"]
+           "clip_config_from_hf", "clip_config_to_hf", "clip_from_hf", "clip_to_hf",
+           "sam_config_from_hf", "sam_config_to_hf", "sam_from_hf", "sam_to_hf"]
