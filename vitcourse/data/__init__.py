@@ -11,3 +11,4 @@ from .mnist import load_mnist, mnist_arrays
 
 __all__ = ["load_digits", "digits_arrays", "sample_image", "SAMPLE_IMAGES", "load_mnist",
            "mnist_arrays", "load_cifar10", "cifar10_arrays", "ChecksumError"]
+from . import shapes  # noqa: E402,F401  (the scenes world of classes 5-7: vitcourse.data.shapes)
