@@ -156,3 +156,56 @@ def test_linear_probe_errors_say_what_shape_is_expected():
         linear_probe(x.flatten(1), y[:9], x.flatten(1), y)
     with pytest.raises(ValueError, match="same width"):
         linear_probe(x.flatten(1), y, x.flatten(1)[:, :5], y)
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:0", "mps"])
+def test_get_device_refuses_a_missing_accelerator(name, monkeypatch):
+    # a machine without the device: CUDA and MPS reported unavailable, whatever this machine has
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match=rf"device '{name}'.*not available.*get_device\('cpu'\)"):
+        get_device(name)
+    with pytest.raises(RuntimeError, match="not available"):             # fit(device=...) checks it too
+        fit(tiny_vit(), loader(*toy_data(8)), epochs=1, lr=1e-3, device=name, progress=False)
+
+
+def test_get_device_refuses_a_missing_gpu_index_and_unknown_names(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert get_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(RuntimeError, match="only 1 CUDA device"):
+        get_device("cuda:1")
+    with pytest.raises(ValueError, match="unknown device 'tpu'.*'cpu', 'cuda', 'cuda:N' or 'mps'"):
+        get_device("tpu")
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(16, 16), np.zeros((16, 16)), (torch.zeros(4, 1, 8, 8), torch.zeros(4)),
+                                 TensorDataset(torch.zeros(4, 1, 8, 8), torch.zeros(4, dtype=torch.long)), 3])
+def test_fit_asks_for_a_loader(bad):
+    with pytest.raises(TypeError, match="must be a DataLoader"):
+        fit(tiny_vit(), bad, epochs=1, lr=1e-3, progress=False)
+    with pytest.raises(TypeError, match="val_loader must be a DataLoader"):
+        fit(tiny_vit(), loader(*toy_data(8)), bad, epochs=1, lr=1e-3, progress=False)
+    with pytest.raises(TypeError, match="loader must be a DataLoader"):
+        evaluate(tiny_vit(), bad)
+
+
+def test_fit_refuses_an_empty_loader():
+    with pytest.raises(ValueError, match="empty"):
+        fit(tiny_vit(), [], epochs=1, lr=1e-3, progress=False)
+
+
+def test_labels_outside_the_head_name_the_label_and_the_head_size():
+    x, y = toy_data(16)
+    y = y.clone()
+    y[5] = 12                                                            # the model has 2 classes
+    with pytest.raises(ValueError, match=r"label 12 is outside the model's 2 classes.*num_classes=13"):
+        fit(tiny_vit(), loader(x, y), epochs=1, lr=1e-3, progress=False)
+    with pytest.raises(ValueError, match=r"label 12 is outside the model's 2 classes"):
+        evaluate(tiny_vit(), loader(x, y))
+    y[5] = -1
+    with pytest.raises(ValueError, match=r"label -1 is negative"):
+        fit(tiny_vit(), loader(x, y), epochs=1, lr=1e-3, progress=False)
+    for dtype in (torch.float32, torch.int32, torch.bool):
+        with pytest.raises(TypeError, match=rf"integer class indices \(torch.long\), got {dtype}.*labels.long\(\)"):
+            evaluate(tiny_vit(), loader(x, (y > 0).to(dtype)))

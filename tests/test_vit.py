@@ -207,3 +207,17 @@ def test_clip_style_options_pre_norm_no_patch_bias_quick_gelu():
     assert m(torch.rand(2, 3, 16, 16)).shape == (2, 32)
     with pytest.raises(ValueError, match="act_layer"):
         ViTConfig(act_layer="swish")
+
+
+def test_input_dtype_must_match_the_parameters():
+    model = small()                                                     # float32 parameters
+    pixels = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    with pytest.raises(TypeError, match=r"torch.uint8 but the model computes in torch.float32.*/ 255"):
+        model(pixels)
+    with pytest.raises(TypeError, match=r"torch.float64 but the model's parameters are torch.float32"):
+        model.attention_maps(pixels.double())                           # every entry point goes through embed
+    assert model(pixels.float() / 255).dtype == torch.float32
+    model64 = small().double()                                          # the parity tests run in float64
+    assert model64(pixels.double() / 255).dtype == torch.float64
+    with pytest.raises(TypeError, match=r"torch.float32 but the model's parameters are torch.float64"):
+        model64.forward_features(pixels.float())

@@ -11,11 +11,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._checks import check_device, check_labels, check_loader
 
-def get_device(prefer: str | None = None) -> torch.device:
-    """cuda if available, then Apple's mps, then cpu. `prefer` (e.g. "cpu") overrides."""
+
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """cuda if available, then Apple's mps, then cpu. `prefer` ("cpu", "cuda", "cuda:1", "mps") overrides.
+
+    A preferred device that this machine does not have raises a RuntimeError now, rather than an
+    error at the first `.to(device)`; an unknown name raises a ValueError.
+    """
     if prefer:
-        return torch.device(prefer)
+        return check_device(prefer)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -59,7 +65,12 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     """
     if epochs <= 0 or lr <= 0:
         raise ValueError(f"epochs and lr must be positive, got epochs={epochs}, lr={lr}")
-    device = torch.device(device) if device is not None else get_device()
+    check_loader(train_loader, "train_loader")
+    if val_loader is not None:
+        check_loader(val_loader, "val_loader")
+    if len(train_loader) == 0:
+        raise ValueError("train_loader is empty: it yields no batches")
+    device = check_device(device) if device is not None else get_device()
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     total = epochs * len(train_loader)
@@ -75,6 +86,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
             if loss_fn is None:
                 logits = model(batch[0])
                 targets = batch[1]
+                check_labels(targets, logits.shape[-1])
                 loss = F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
             else:
                 loss, logits, targets = loss_fn(model, batch)
@@ -107,7 +119,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
 @torch.no_grad()
 def predict(model: nn.Module, loader, device=None):
     """(labels, predicted labels, logits) over a loader of (images, labels), as CPU tensors."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    check_loader(loader, "loader")
+    device = check_device(device) if device is not None else next(model.parameters()).device
     model.to(device).eval()
     labels, logits = [], []
     for images, y in loader:
@@ -120,6 +133,7 @@ def predict(model: nn.Module, loader, device=None):
 def evaluate(model: nn.Module, loader, device=None) -> dict:
     """{'accuracy': ..., 'loss': ...} (mean cross-entropy) over a loader of (images, labels)."""
     labels, preds, logits = predict(model, loader, device)
+    check_labels(labels, logits.shape[-1])
     return {"accuracy": (preds == labels).float().mean().item(),
             "loss": F.cross_entropy(logits, labels).item()}
 

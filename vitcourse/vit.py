@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._checks import check_images
 from .blocks import Block
 from .config import ViTConfig
 from .patches import PatchEmbed
@@ -55,7 +56,10 @@ class ViT(nn.Module):
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Eq. 1: patches -> tokens, class token first, plus positions. (B, C, H, W) -> (B, T, D).
 
-        With `pre_norm` (CLIP) the tokens are layer-normalised here, before the first block."""
+        With `pre_norm` (CLIP) the tokens are layer-normalised here, before the first block. The
+        images must have the dtype of the parameters (float32 usually, float64 after model.double()):
+        integer pixels are not converted silently, since only the caller knows their scale."""
+        check_images(images, dtype=self.patch_embed.proj.weight.dtype)
         x = self.patch_embed(images)                                   # (B, N, D)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, 1 + N, D)
