@@ -5,20 +5,28 @@ import textwrap
 import numpy as np
 import pytest
 
-from vitcourse.grading import codec
+from vitcourse.grading import codec, pkgtree
 from vitcourse.grading.assignments import get_assignment
 from vitcourse.grading.extract import extract_definitions
+from vitcourse.grading.isolation import UNSAFE, bwrap_works
 from vitcourse.grading.reference import reference_data
-from vitcourse.grading.sandbox import Limits, namespaces_available, run_submission
+from vitcourse.grading.sandbox import Limits, run_submission
 
-FAST = Limits(timeout=3.0, memory_mb=512, cpu_s=30, total_timeout=120)
+FAST = Limits(timeout=3.0, memory_mb=512, cpu_s=30, total_timeout=120, isolate=UNSAFE)
+needs_bwrap = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not installed (CI installs it)")
 
 
-def job(source: str, tests=("token_stats",), protected=()):
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return pkgtree.build(tmp_path_factory.mktemp("tree"), get_assignment("tp1").allowed_vitcourse).parent
+
+
+def job(tree, source: str, tests=("token_stats",), protected=()):
     a = get_assignment("tp1")
     data = reference_data("tp1")
     ext = extract_definitions([(1, textwrap.dedent(source))])
-    return {"assignment": "tp1", "protected": [str(p) for p in protected], "mpl_dir": None, "read_roots": [],
+    return {"assignment": "tp1", "protected": [str(p) for p in protected], "mpl_dir": None, "tree": str(tree),
+            "allowed": list(a.allowed_vitcourse), "files": ext.files,
             "preload": ["torch", "numpy"], "limits": {"memory_mb": 512, "cpu_s": 30, "fsize_mb": 4},
             "statements": [{"cell": s.cell, "line": s.line, "source": s.source} for s in ext.statements],
             "tests": [{"name": n, "graded": list(a.test(n).graded), "inputs": codec.encode(data[n]["inputs"])}
@@ -71,39 +79,39 @@ def test_limits_are_checked():
     with pytest.raises(ValueError, match="Limits.timeout must be positive"):
         Limits(timeout=0)
     with pytest.raises(ValueError, match="isolate"):
-        Limits(isolate="docker")
+        Limits(isolate="chroot")
 
 
 # --- the process ---------------------------------------------------------------------------------
 
-def test_plain_run_in_a_fresh_directory_with_a_scrubbed_environment(monkeypatch):
+def test_plain_run_in_a_fresh_directory_with_a_scrubbed_environment(monkeypatch, tree):
     monkeypatch.setenv("VITCOURSE_TEST_SECRET", "do-not-leak")
     src = "import os\n" + stats("len(os.environ.get('VITCOURSE_TEST_SECRET', '')) + 10 * len(os.listdir('.'))"
                                 " + 100 * ('vitcourse-grade-' not in os.getcwd())")
-    out = run_submission(job(src), FAST)
+    out = run_submission(job(tree, src), FAST)
     assert values(out) == 0 and out.processes == 1 and not out.loads and not out.blocked
 
 
-def test_timeout_costs_only_its_own_test_and_resumes():
+def test_timeout_costs_only_its_own_test_and_resumes(tree):
     src = "def position_similarity(pe):\n    while True:\n        pass\n" + stats("64")
-    out = run_submission(job(src, tests=("position_similarity", "token_stats")), FAST)
+    out = run_submission(job(tree, src, tests=("position_similarity", "token_stats")), FAST)
     assert out.results["position_similarity"] == {"failure": "timed out after 3 s (an infinite loop, or far too slow)"}
     assert values(out) == 64 and out.processes == 2
 
 
-def test_crash_while_loading_skips_that_statement():
+def test_crash_while_loading_skips_that_statement(tree):
     src = "import os\nclass Boom:\n    os._exit(3)\n" + stats("7")
-    out = run_submission(job(src), FAST)
+    out = run_submission(job(tree, src), FAST)
     assert out.loads == {1: "the process exited with status 3 (os._exit, or a crash)"}
     assert values(out) == 7 and out.processes == 2
 
 
-def test_memory_limit_raises_memory_error_in_the_submission():
-    out = run_submission(job(stats("len(bytearray(2 * 10**9))")), FAST)
+def test_memory_limit_raises_memory_error_in_the_submission(tree):
+    out = run_submission(job(tree, stats("len(bytearray(2 * 10**9))")), FAST)
     assert out.results["token_stats"]["output"]["0"] == {"error": "MemoryError (cell 1, line 2)"}
 
 
-def test_writes_outside_and_reads_of_protected_paths_are_blocked(tmp_path):
+def test_writes_outside_and_reads_of_protected_paths_are_blocked(tmp_path, tree):
     secret = tmp_path / "secret"
     secret.mkdir()
     (secret / "answers.txt").write_text("42")
@@ -120,12 +128,12 @@ def _try(fn):
         return 0
 """ + stats(f"_try(lambda: Path({str(target)!r}).write_text('x')) + 10 * _try(lambda: Path({str(secret)!r}, "
             f"'answers.txt').read_text()) + 100 * _try(lambda: Path('mine.txt').write_text('ok'))")
-    out = run_submission(job(src, protected=[secret]), FAST)
+    out = run_submission(job(tree, src, protected=[secret]), FAST)
     assert values(out) == 100 and not target.exists()
     assert any(b.startswith("writing") for b in out.blocked)
 
 
-def test_processes_sockets_and_ctypes_are_refused():
+def test_processes_sockets_and_ctypes_are_refused(tree):
     src = """
 import socket, subprocess, ctypes
 def _refused(fn):
@@ -138,17 +146,17 @@ def _refused(fn):
     return 0
 """ + stats("_refused(lambda: subprocess.run(['true'])) + _refused(lambda: socket.socket()) "
             "+ _refused(lambda: ctypes.CDLL(None))")
-    out = run_submission(job(src), FAST)
+    out = run_submission(job(tree, src), FAST)
     assert values(out) == 3
 
 
-@pytest.mark.skipif(not namespaces_available(), reason="no unprivileged user namespaces on this machine")
-def test_namespaces_hide_protected_folders(tmp_path):
-    """os.path.exists is not audited: only the empty tmpfs mounted over the folder hides the file."""
+@needs_bwrap
+def test_bwrap_sees_nothing_of_the_host(tmp_path, tree):
+    """os.path.exists is not audited: the file is simply not there inside the sandbox."""
     (tmp_path / "hidden").mkdir()
     (tmp_path / "hidden" / "a.txt").write_text("x")
-    src = "import os\n" + stats(f"int(os.path.exists({str(tmp_path / 'hidden' / 'a.txt')!r}))")
-    out = run_submission(job(src, protected=[tmp_path / "hidden"]), FAST)
-    assert "namespaces" in out.isolation and values(out) == 0
-    out = run_submission(job(src, protected=[tmp_path / "hidden"]), Limits(timeout=3, isolate="none"))
-    assert values(out) == 1
+    src = "import os\n" + stats(f"int(os.path.exists({str(tmp_path / 'hidden' / 'a.txt')!r})) + 10 * os.getuid()")
+    out = run_submission(job(tree, src), Limits(timeout=5, isolate="bwrap"))
+    assert out.isolation == "bwrap" and values(out) == 655340
+    out = run_submission(job(tree, src), Limits(timeout=5, isolate=UNSAFE))
+    assert values(out) % 10 == 1

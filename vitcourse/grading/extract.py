@@ -1,8 +1,13 @@
 """A submission's definitions, without its experiments.
 
-Only top-level imports, functions, classes and constants are kept (a constant: an assignment whose
+What runs is what IPython would run: magics go through IPython's own input transformation
+(`%time f()` runs `f()`, other line magics do nothing, `%%writefile name.py` cells become files in
+the sandbox's working folder, `%%bash`-style cells are skipped); a byte-order mark and CRLF line
+ends are accepted. Only top-level imports, functions, classes and constants are kept, also inside
+`try/except ImportError` and `if` blocks made only of those (a constant: an assignment whose
 value has no calls and reads only names kept before it, e.g. `PATCH = 4`, `SIZES = (2, 4, 8)`,
-`DTYPE = torch.float32`; or any assignment the graded code reads, e.g. `DEVICE = get_device()`);
+`DTYPE = torch.float32`; or any assignment the graded code reads, e.g. `DEVICE = get_device()`,
+`CONFIG["lr"] = 3e-4`);
 training loops, plots, prints and cells tagged `instructor` are left out. Each statement is kept
 with its cell and line so errors point at the student's own code. Cells that do not parse are
 skipped (and reported), not fatal.
@@ -12,14 +17,13 @@ from __future__ import annotations
 import ast
 import builtins
 import json
-import re
 import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .magics import normalise, strip_magics, writefile  # noqa: F401  (strip_magics: re-exported)
 from .notebook import cell_source
 
-_MAGIC = re.compile(r"^\s*(%|!|\?)|^\s*\w[\w.]*\?\??\s*$")
 _CONSTANT_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp,
                    ast.BinOp, ast.Subscript, ast.Slice, ast.Lambda, ast.arguments, ast.arg, ast.keyword,
                    ast.Load, ast.Store, ast.operator, ast.unaryop, ast.Starred)
@@ -39,6 +43,7 @@ class Statement:
 class Extraction:
     statements: list
     problems: list     # human-readable notes: cells that did not parse, ...
+    files: dict = field(default_factory=dict)   # %%writefile cells: file name -> text
 
     def defined(self) -> set:
         return {n for s in self.statements for n in s.names}
@@ -54,9 +59,9 @@ class Extraction:
 def submission_cells(path) -> list[tuple[int, str]]:
     """(cell number, source) for each code cell of an .ipynb, or the whole file of a .py."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".py":
-        return [(1, text)]
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    if path.suffix.lower() == ".py":
+        return [(1, normalise(text))]
     try:
         nb = json.loads(text)
         cells = nb["cells"]
@@ -64,19 +69,26 @@ def submission_cells(path) -> list[tuple[int, str]]:
         raise ValueError(f"{path.name} is not a readable notebook (invalid JSON or no cells)") from None
     code = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"
             and "instructor" not in (c.get("metadata") or {}).get("tags", [])]
-    return [(i, cell_source(c)) for i, c in enumerate(code, start=1)]
-
-
-def strip_magics(source: str) -> str:
-    """Blank out IPython-only lines (%magic, !shell, obj?) keeping line numbers."""
-    return "\n".join("" if _MAGIC.match(line) else line for line in source.split("\n"))
+    return [(i, normalise(cell_source(c))) for i, c in enumerate(code, start=1)]
 
 
 def _is_constant(value) -> bool:
     return value is not None and all(isinstance(n, _CONSTANT_NODES) for n in ast.walk(value))
 
 
+def _base(target):
+    while isinstance(target, (ast.Subscript, ast.Attribute)):
+        target = target.value
+    return target
+
+
 def _bound_names(node) -> tuple:
+    if isinstance(node, (ast.Try, ast.If)):
+        inner = node.body + node.orelse + getattr(node, "finalbody", []) + [
+            n for h in getattr(node, "handlers", []) for n in h.body]
+        return tuple(dict.fromkeys(n for s in inner if _kind(s) not in (None, "mutate") for n in _bound_names(s)))
+    if isinstance(node, ast.Assign) and isinstance(node.targets[0], (ast.Subscript, ast.Attribute)):
+        return ()
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return tuple((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -97,7 +109,28 @@ def _plain_targets(node) -> bool:
     return all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Store, ast.Load)) for t in targets for n in ast.walk(t))
 
 
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception"}
+
+
+def _block_ok(body) -> bool:
+    return all(_kind(n) is not None or isinstance(n, (ast.Pass, ast.Expr)) and
+               (isinstance(n, ast.Pass) or isinstance(n.value, ast.Constant)) for n in body)
+
+
+def _catches_import_error(h) -> bool:
+    names = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
+    return h.type is not None and all(isinstance(n, ast.Name) and n.id in _IMPORT_ERRORS for n in names)
+
+
 def _kind(node) -> str | None:
+    if isinstance(node, ast.Try) and all(_catches_import_error(h) for h in node.handlers) and \
+            all(_block_ok(b) for b in [node.body, node.orelse, node.finalbody] + [h.body for h in node.handlers]):
+        return "computed"
+    if isinstance(node, ast.If) and _block_ok(node.body) and _block_ok(node.orelse):
+        return "computed"
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], (ast.Subscript,
+                                                                                               ast.Attribute)):
+        return "mutate" if isinstance(_base(node.targets[0]), ast.Name) else None
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return "import"
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -130,7 +163,8 @@ def _needed(candidates, roots) -> set:
     """Names reachable from `roots` through what the candidate statements read."""
     binders = {}
     for node, kind in candidates:
-        for name in _bound_names(node):
+        names = (_base(node.targets[0]).id,) if kind == "mutate" else _bound_names(node)
+        for name in names:
             binders.setdefault(name, []).append(node)
     seen, todo = set(), list(roots)
     while todo:
@@ -150,8 +184,14 @@ def extract_definitions(cells, roots=None) -> Extraction:
     (`DEVICE = get_device()`) is kept only if the graded names `roots` (default: every function and
     class) need it, directly or through other definitions — so `history = fit(...)` is left out.
     """
-    parsed, problems = [], []
+    parsed, problems, files = [], [], {}
     for number, source in cells:
+        source = normalise(source)
+        wf = writefile(source)
+        if wf:
+            name, text, append = wf
+            files[name] = files.get(name, "") + text if append else text
+            continue
         source = strip_magics(source)
         try:
             parsed.append((number, source, ast.parse(source)))
@@ -167,14 +207,16 @@ def extract_definitions(cells, roots=None) -> Extraction:
         for node in tree.body:
             kind = _kind(node)
             if kind is None or (kind == "constant" and not _free_names(node.value) <= bound) or \
-                    (kind == "computed" and not set(_bound_names(node)) & needed):
+                    (kind == "computed" and not set(_bound_names(node)) & needed) or \
+                    (kind == "mutate" and (_base(node.targets[0]).id not in bound or
+                                           _base(node.targets[0]).id not in needed)):
                 continue                                   # experiments, or a value computed by one
             bound.update(_bound_names(node))
             first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             lines = source.split("\n")[first - 1: node.end_lineno]
             text = "\n".join(lines) if node.col_offset == 0 and not _shares_line(node, tree.body) else ast.unparse(node)
             statements.append(Statement(number, first, kind, _bound_names(node), text, node))
-    return Extraction(statements, problems)
+    return Extraction(statements, problems, files)
 
 
 def _shares_line(node, body) -> bool:

@@ -13,6 +13,7 @@ import concurrent.futures
 import os
 import re
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,18 +22,12 @@ from .assignments import get_assignment
 from .extract import extract_file
 from .flags import is_allowed, vitcourse_uses
 from .reference import default_solutions_dir, master_path, reference_data
+from .isolation import SandboxUnavailable, describe
 from .sandbox import Limits, run_submission
+from .submissions import Submission, find_submissions
 from .spec import Check, score
 
 PRELOADABLE = ("matplotlib", "sklearn", "einops", "scipy", "pandas", "tqdm", "IPython")
-
-
-@dataclass
-class Submission:
-    student: str
-    path: Path | None                # the notebook or script graded
-    entry: Path | None = None        # what the student handed in (that file, or their folder)
-    notes: list = field(default_factory=list)
 
 
 @dataclass
@@ -53,42 +48,7 @@ class StudentResult:
     printed: int = 0
     isolation: str = ""
     entry: Path | None = None        # for the submission time
-
-
-def _is_candidate(p: Path) -> bool:
-    return p.suffix in (".ipynb", ".py") and not any(part.startswith(".") or part == "__pycache__" for part in p.parts)
-
-
-def find_submissions(folder, assignment_name: str) -> list:
-    """One `Submission` per student: files directly in `folder` (student = file stem) and sub-folders
-    (student = folder name; the notebook inside whose name mentions the TP, else the only or newest one)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"submissions folder {folder} does not exist or is not a folder")
-    subs, seen = [], set()
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith((".", "_")):
-            continue
-        if entry.is_file() and _is_candidate(entry.relative_to(folder)):
-            student, path, notes = entry.stem, entry, []
-        elif entry.is_dir():
-            files = sorted(p for p in entry.rglob("*") if p.is_file() and _is_candidate(p.relative_to(entry)))
-            notebooks = [p for p in files if p.suffix == ".ipynb"] or files
-            named = [p for p in notebooks if assignment_name in p.name.lower()]
-            pool = named or notebooks
-            path = max(pool, key=lambda p: p.stat().st_mtime) if pool else None
-            student = entry.name
-            notes = [f"several candidate files; graded {path.relative_to(entry)}"] if len(pool) > 1 else []
-            if path is None:
-                notes = [f"no notebook (.ipynb) or script (.py) found in the folder {entry.name}/"]
-        else:
-            continue
-        base, k = student, 2
-        while student in seen:
-            student, k = f"{base}_{k}", k + 1
-        seen.add(student)
-        subs.append(Submission(student, path, entry, notes))
-    return subs
+    warnings: list = field(default_factory=list)   # for the gradebook's status column and the console
 
 
 def _flag_reasons(uses: dict, origins: dict, allowed: tuple) -> dict:
@@ -100,62 +60,86 @@ def _flag_reasons(uses: dict, origins: dict, allowed: tuple) -> dict:
     return flagged
 
 
+def _job(a, ext, data, limits, protected, mpl_dir, tree, allowed, tests, phase="main") -> dict:
+    imported = set()
+    for s in ext.statements:
+        for node in ast.walk(s.node):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    preload = [m for m in a.preload if m != "vitcourse"] + [m for m in PRELOADABLE if m in imported] + (
+        ["matplotlib.pyplot"] if "matplotlib" in imported else [])
+    return {"assignment": a.name, "protected": [str(p) for p in protected], "mpl_dir": mpl_dir, "tree": str(tree),
+            "allowed": list(allowed), "phase": phase, "preload": preload, "files": ext.files,
+            "limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s, "fsize_mb": limits.fsize_mb},
+            "statements": [{"cell": s.cell, "line": s.line, "source": s.source} for s in ext.statements],
+            "tests": [{"name": t.name, "graded": list(t.graded), "inputs": codec.encode(data[t.name]["inputs"])}
+                      for t in tests]}
+
+
 def grade_submission(sub: Submission, assignment_name: str, data: dict, limits: Limits, protected: list,
-                     mpl_dir: str | None = None) -> StudentResult:
-    """Grade one submission (never raises for anything the submission does)."""
+                     mpl_dir: str | None = None, trees: dict | None = None) -> StudentResult:
+    """Grade one submission (never raises for anything the submission does).
+
+    `trees`: {"main": the sandbox's package folder, "rescue": the same with the parts a "builds on"
+    rescue substitutes}; built by `grade_all` once per run.
+    """
     a = get_assignment(assignment_name)
-    notes, flags = list(sub.notes), []
+    notes, flags, warnings = list(sub.notes), [], list(sub.warnings)
     zero = {t.name: TestScore(0.0, [Check("submitted", 1, False, "no gradable code")]) for t in a.tests}
     if sub.path is None:
-        return StudentResult(sub.student, "", zero, notes, flags, entry=sub.entry)
+        return StudentResult(sub.student, "", zero, notes, flags, entry=sub.entry, warnings=warnings)
     graded_names = tuple(n for t in a.tests for n in t.graded)
     try:
         ext = extract_file(sub.path, roots=graded_names)
     except (ValueError, OSError) as e:
-        return StudentResult(sub.student, sub.path.name, zero, notes + [str(e)], flags, entry=sub.entry)
+        return StudentResult(sub.student, sub.path.name, zero, notes + [str(e)], flags, entry=sub.entry,
+                             warnings=warnings + [str(e)])
     notes += ext.problems
+    warnings += ext.problems
     if not {n for s in ext.statements for n in s.names} & set(graded_names):
-        notes.append(f"none of the functions {a.name.upper()} grades ({', '.join(sorted(set(graded_names)))}) is defined "
-                     f"in {sub.path.name}: is this a {a.name.upper()} submission, and was the right TP asked for?")
-    imported = set()
-    for s in ext.statements:
-        if isinstance(s.node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in s.node.names}
-        elif isinstance(s.node, ast.ImportFrom) and s.node.module:
-            imported.add(s.node.module.split(".")[0])
-    preload = list(a.preload) + [m for m in PRELOADABLE if m in imported] + (
-        ["matplotlib.pyplot"] if "matplotlib" in imported else [])
-    job = {"assignment": a.name, "protected": [str(p) for p in protected], "mpl_dir": mpl_dir,
-           "read_roots": ["/usr/share", "/etc/localtime", "/sys/devices/system/cpu", "/sys/fs/cgroup"]
-           + ([mpl_dir] if mpl_dir else []),
-           "preload": preload, "limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s,
-                                          "fsize_mb": limits.fsize_mb},
-           "statements": [{"cell": s.cell, "line": s.line, "source": s.source} for s in ext.statements],
-           "tests": [{"name": t.name, "graded": list(t.graded), "inputs": codec.encode(data[t.name]["inputs"])}
-                     for t in a.tests]}
+        msg = (f"none of the functions {a.name.upper()} grades ({', '.join(sorted(set(graded_names)))}) is defined "
+               f"in {sub.path.name}: is this a {a.name.upper()} submission, and was the right TP asked for?")
+        notes.append(msg)
+        warnings.append(f"none of the graded functions is defined: is this a {a.name.upper()} submission?")
+    trees = trees or {}
+    job = _job(a, ext, data, limits, protected, mpl_dir, trees["main"], a.allowed_vitcourse, a.tests)
     outcome = run_submission(job, limits)
     for index, error in sorted(outcome.loads.items()):
         st = ext.statements[index]
         notes.append(f"cell {st.cell}, line {st.line} ({st.kind} {', '.join(st.names)}) could not run: {error}")
     notes += outcome.notes
+    warnings += outcome.notes
     if outcome.blocked:
         notes.append("blocked by the sandbox: " + "; ".join(outcome.blocked[:5]))
         flags.append("blocked operations")
-        if any("reading" in b for b in outcome.blocked):
+        if any(b.startswith("reading") for b in outcome.blocked):
             flags.append("tried to read files outside its sandbox")
     if outcome.printed:
         notes.append(f"your code printed {outcome.printed} characters while being graded; printed output is ignored")
     reasons = _flag_reasons(vitcourse_uses(ext, graded_names, a.allowed_vitcourse), outcome.origins,
                             a.allowed_vitcourse)
-    tests = {}
+    tests = {t.name: _judge(t, outcome.results.get(t.name, {}), data[t.name]) for t in a.tests}
+    again = [t for t in a.tests if t.rescue and tests[t.name].points < t.points - 1e-9 and
+             isinstance(outcome.results.get(t.name, {}).get("output"), dict) and
+             "__error__" not in outcome.results[t.name]["output"]]
+    if again and "rescue" in trees:                      # the "builds on" rescue, in a sandbox of its own
+        rescued = run_submission(_job(a, ext, data, limits, protected, mpl_dir, trees["rescue"],
+                                      a.allowed_vitcourse + a.rescue_modules, again, "rescue"), limits)
+        for t in again:
+            extra = rescued.results.get(t.name, {}).get("output")
+            if isinstance(extra, dict) and "__error__" not in extra:
+                merged = dict(outcome.results[t.name]["output"], **{k: v for k, v in extra.items()
+                                                                     if k.endswith("_given_parts")})
+                tests[t.name] = _judge(t, {"output": merged}, data[t.name])
     for t in a.tests:
-        tests[t.name] = _judge(t, outcome.results.get(t.name, {}), data[t.name])
         bad = sorted({r for n in t.graded for r in reasons.get(n, [])})
         if bad:
             tests[t.name] = TestScore(0.0, tests[t.name].checks, [f"{t.name} {r}" for r in bad])
             flags.append(f"{t.name}: course reference implementation ({'; '.join(bad)})")
-    return StudentResult(sub.student, sub.path.name, tests, notes, flags, outcome.printed, outcome.isolation,
-                         sub.entry)
+    return StudentResult(sub.student, sub.path.name, tests, notes, flags, outcome.printed,
+                         describe(outcome.isolation), sub.entry, warnings)
 
 
 def _judge(test, result: dict, data: dict) -> TestScore:
@@ -188,7 +172,6 @@ def protected_paths(submissions, out, solutions) -> list:
 def _mpl_cache_dir(subs) -> str | None:
     """A matplotlib config dir with a built font cache, shared read-only by the sandboxes."""
     import subprocess
-    import tempfile
     d = Path(tempfile.gettempdir()) / f"vitcourse-grader-mpl-{os.getuid()}"
     if not any(re.search(r"\bmatplotlib\b", s.path.read_text(errors="replace")) for s in subs if s.path):
         return None
@@ -200,28 +183,49 @@ def _mpl_cache_dir(subs) -> str | None:
 
 
 def grade_all(assignment_name: str, submissions, out, *, solutions=None, limits: Limits | None = None,
-              workers: int | None = None, seed: int = 0, progress=None) -> list:
-    """Grade every submission in `submissions`; return their `StudentResult`s (in student order)."""
+              workers: int | None = None, seed: int = 0, progress=None, skipped: list | None = None) -> list:
+    """Grade every submission in `submissions`; return their `StudentResult`s (in student order).
+
+    Raises ValueError when the folder holds no submission, and `SandboxUnavailable` when no sandbox
+    can run (before anything is graded). Entries without a row are appended to `skipped`.
+    """
+    from . import pkgtree
+    from .isolation import choose
+    a = get_assignment(assignment_name)
     solutions = Path(solutions or default_solutions_dir())
     master_path(assignment_name, solutions)
+    subs, left_out = find_submissions(submissions, assignment_name)
+    if skipped is not None:
+        skipped.extend(left_out)
+    if not subs:
+        raise ValueError(f"no submissions in {submissions}: expected one notebook (.ipynb) or script (.py) per "
+                         f"student, or one folder per student" + (f"; skipped {left_out}" if left_out else ""))
+    limits = limits or Limits()
+    choose(limits.isolate, limits.image)                       # refuse now, not once per student
     data = reference_data(assignment_name, solutions, seed)
-    subs = find_submissions(submissions, assignment_name)
     Path(out).mkdir(parents=True, exist_ok=True)
     protected = protected_paths(submissions, out, solutions)
-    limits = limits or Limits()
     mpl_dir = _mpl_cache_dir(subs)
     workers = max(1, workers or min(len(subs), os.cpu_count() or 1) or 1)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(grade_submission, s, assignment_name, data, limits, protected, mpl_dir): s for s in subs}
-        results = {}
-        for f in concurrent.futures.as_completed(futures):
-            s = futures[f]
-            try:
-                results[s.student] = f.result()
-            except Exception as e:                               # noqa: BLE001 - a grader bug must not lose the row
-                results[s.student] = StudentResult(s.student, s.path.name if s.path else "", {
-                    t.name: TestScore(0.0, [Check("graded", 1, False, "grader error")]) for t in
-                    get_assignment(assignment_name).tests}, [f"grader error: {type(e).__name__}: {e}"], ["grader error"])
-            if progress:
-                progress(results[s.student])
+    with tempfile.TemporaryDirectory(prefix="vitcourse-tree-") as d:
+        trees = {"main": pkgtree.build(Path(d) / "main", a.allowed_vitcourse).parent}
+        if a.rescue_modules:
+            trees["rescue"] = pkgtree.build(Path(d) / "rescue", a.allowed_vitcourse, a.rescue_modules).parent
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(grade_submission, s, assignment_name, data, limits, protected, mpl_dir, trees): s
+                       for s in subs}
+            results = {}
+            for f in concurrent.futures.as_completed(futures):
+                s = futures[f]
+                try:
+                    results[s.student] = f.result()
+                except SandboxUnavailable:
+                    raise
+                except Exception as e:                           # noqa: BLE001 - a grader bug must not lose the row
+                    results[s.student] = StudentResult(s.student, s.path.name if s.path else "", {
+                        t.name: TestScore(0.0, [Check("graded", 1, False, "grader error")]) for t in a.tests},
+                        [f"grader error: {type(e).__name__}: {e}"], ["grader error"], entry=s.entry,
+                        warnings=[f"grader error: {type(e).__name__}: {e}"])
+                if progress:
+                    progress(results[s.student])
     return [results[s.student] for s in subs]

@@ -1,15 +1,15 @@
-"""Run one submission in its own process, with limits, and collect plain-data results.
+"""Run one submission in its own sandboxed process, with limits, and collect plain-data results.
 
-One process per submission (`child.py`), started with a scrubbed environment in a fresh temporary
-working directory, limited in memory, CPU time and file size. Where Linux user namespaces are
-available (`unshare`), it also gets no network and empty directories mounted over the solutions,
-the submissions and the grades. A watchdog kills it when one statement or test runs longer than
-`Limits.timeout`; the run then resumes in a fresh process after the culprit, so a function that
-hangs or crashes costs only its own test.
+One sandbox per submission run (`isolation`: bubblewrap, a container, or — only when asked for by
+name — none), holding the Python installation, the sandbox's own `vitcourse` (`pkgtree`: no
+reference modules) and the job, read-only; its only writable place is a size-limited tmpfs. The
+process inside (`child`) limits memory, CPU time and file size. A watchdog kills the sandbox when
+one statement or test runs longer than `Limits.timeout`; the run then resumes in a fresh sandbox
+after the culprit, so a function that hangs or crashes costs only its own test. Nothing started
+inside outlives its run (PID namespace, `--die-with-parent`, `--rm`).
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -19,10 +19,11 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codec
+from . import codec, isolation
 
 MAX_STREAM_BYTES = 32 * 2**20
 
@@ -35,15 +36,17 @@ class Limits:
     memory_mb: float = 1024.0      # address space beyond the loaded libraries
     cpu_s: float = 300.0           # CPU seconds per process
     fsize_mb: float = 16.0         # largest file the submission may write
+    tmp_mb: float = 64.0           # size of the sandbox's tmpfs (/tmp and /dev/shm each)
     max_restarts: int = 4          # fresh processes after a crash or a timeout
-    isolate: str = "auto"          # "auto": namespaces when available; "none": limits and audit hook only
+    isolate: str = "auto"          # auto | bwrap | docker | podman | unsafe-no-sandbox (see `isolation`)
+    image: str = ""                # the container image (docker/podman)
 
     def __post_init__(self):
-        for name in ("timeout", "total_timeout", "startup_timeout", "memory_mb", "cpu_s", "fsize_mb"):
+        for name in ("timeout", "total_timeout", "startup_timeout", "memory_mb", "cpu_s", "fsize_mb", "tmp_mb"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
-        if self.isolate not in ("auto", "none"):
-            raise ValueError(f"Limits.isolate must be 'auto' or 'none', got {self.isolate!r}")
+        if self.isolate not in isolation.MODES:
+            raise ValueError(f"Limits.isolate must be one of {isolation.MODES}, got {self.isolate!r}")
 
 
 @dataclass
@@ -58,40 +61,43 @@ class Outcome:
     isolation: str = ""
 
 
-@functools.lru_cache(maxsize=None)
-def namespaces_available() -> bool:
-    """True when `unshare` can give us a user, network and mount namespace (and mount a tmpfs)."""
-    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
-        return False
-    with tempfile.TemporaryDirectory() as d:
-        try:
-            r = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "--mount", "--", "/bin/sh", "-c",
-                                'mount -t tmpfs -o size=16k tmpfs "$0"', d], capture_output=True, timeout=20)
-        except (OSError, subprocess.SubprocessError):
-            return False
-    return r.returncode == 0
-
-
-_HIDE = 'while [ "$1" != "--" ]; do mount -t tmpfs -o size=16k,mode=000 tmpfs "$1" || exit 97; shift; done; ' \
-        'shift; exec "$@"'
-
-
-def _command(job_path: Path, fd: int, protected, isolate: bool) -> list:
-    cmd = [sys.executable, "-I", "-B", "-m", "vitcourse.grading.child", str(job_path), str(fd)]
-    if not isolate:
-        return cmd
-    hide = [str(p) for p in protected if Path(p).is_dir()]
-    return ["unshare", "--user", "--map-root-user", "--net", "--mount", "--", "/bin/sh", "-c", _HIDE, "sh",
-            *hide, "--", *cmd]
-
-
-def _env(work: Path, mpl_dir: str | None) -> dict:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+def _env(work: str, mpl_dir: str | None) -> dict:
+    env = {"PATH": "/usr/bin:/bin", "HOME": work, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0"}
     if mpl_dir:
         env["MPLCONFIGDIR"] = mpl_dir
     return env
+
+
+def _launch(job: dict, limits: Limits, mode: str, root: Path, w: int):
+    """(command, env, pass_fds, container name or None, job as the child reads it) for one run."""
+    tree = Path(job["tree"])
+    mpl = job.get("mpl_dir")
+    if mode == isolation.UNSAFE:
+        work = str(root / "work")
+        roots = [str(r) for r in isolation.python_roots()] + [str(tree), "/usr", "/etc/localtime",
+                                                               "/sys/devices/system/cpu"] + ([mpl] if mpl else [])
+        child = dict(job, workdir=work, read_roots=roots)
+        (root / "job.json").write_text(json.dumps(child), encoding="utf-8")
+        cmd = isolation.boot(sys.executable, str(tree), str(root / "job.json"), w)
+        return cmd, _env(work, mpl), (w,), None, child
+    child = dict(job, workdir="/tmp/work", read_roots=None, expect_tree=True)
+    (root / "job").mkdir()
+    (root / "job" / "job.json").write_text(json.dumps(child), encoding="utf-8")
+    job_file = isolation.JOB + "/job.json"
+    env = _env("/tmp/work", "/grader/mpl" if mpl else None)
+    if mode == "bwrap":
+        from .pkgtree import PACKAGE
+        inner = isolation.boot(sys.executable, isolation.PKG, job_file, w)
+        cmd = isolation.bwrap_command(inner, package_dir=PACKAGE, tree=tree / "vitcourse", job_dir=root / "job",
+                                      mpl_dir=mpl, tmp_mb=limits.tmp_mb, protected=job["protected"])
+        return cmd, env, (w,), None, child
+    name = f"vitcourse-grade-{uuid.uuid4().hex[:12]}"
+    cmd = isolation.container_command(mode, limits.image, isolation.boot("python", isolation.PKG, job_file, 1),
+                                      name=name, tree=tree / "vitcourse", job_dir=root / "job", env=env,
+                                      memory_mb=limits.memory_mb, tmp_mb=limits.tmp_mb)
+    return cmd, env, (), name, child
 
 
 _SIGNALS = {signal.SIGSEGV: "crashed the Python interpreter (segmentation fault)",
@@ -112,20 +118,18 @@ def _why(returncode: int, killed: str | None) -> str:
     return f"the process exited with status {returncode} (os._exit, or a crash)"
 
 
-def _run_once(job: dict, limits: Limits, isolate: bool, deadline: float) -> tuple[list, str, str]:
-    """Start one child; return (records, why it ended if it did not finish, tail of its stderr)."""
+def _run_once(job: dict, limits: Limits, mode: str, deadline: float) -> tuple[list, str, str]:
+    """Start one sandbox; return (records, why it ended if it did not finish, tail of its stderr)."""
     root = Path(tempfile.mkdtemp(prefix="vitcourse-grade-"))
-    work = root / "work"
-    work.mkdir()
-    job = dict(job, workdir=str(work))
-    (root / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    (root / "work").mkdir()
     r, w = os.pipe()
     records, state = [], {"last": time.monotonic(), "ready": False, "overflow": False}
+    container = None
     try:
+        cmd, env, fds, container, _ = _launch(job, limits, mode, root, w)
         with open(root / "stderr", "wb") as err:
-            proc = subprocess.Popen(_command(root / "job.json", w, job["protected"], isolate), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=err, pass_fds=(w,), cwd=work, start_new_session=True,
-                                    env=_env(work, job.get("mpl_dir")))
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=w if container else subprocess.DEVNULL,
+                                    stderr=err, pass_fds=fds, cwd=root / "work", start_new_session=True, env=env)
         os.close(w)
         w = None                                                   # never close an fd number twice: threads reuse them
         reader = threading.Thread(target=_read, args=(r, records, state), daemon=True)
@@ -143,7 +147,7 @@ def _run_once(job: dict, limits: Limits, isolate: bool, deadline: float) -> tupl
             elif now > deadline:
                 killed = "the time allowed for the whole submission ran out"
             if killed:
-                _kill(proc)
+                _kill(proc, mode, container)
         reader.join(timeout=5)
         tail = (root / "stderr").read_bytes()[-1500:].decode("utf-8", "replace")
         done = any(rec.get("event") == "done" for rec in records)
@@ -155,7 +159,10 @@ def _run_once(job: dict, limits: Limits, isolate: bool, deadline: float) -> tupl
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _kill(proc):
+def _kill(proc, mode: str, container: str | None):
+    """End the whole sandbox: its process group (bwrap's PID namespace dies with it) or the container."""
+    if container:
+        subprocess.run([mode, "kill", container], capture_output=True, timeout=30)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -190,17 +197,17 @@ def _read(fd: int, records: list, state: dict):
 
 
 def run_submission(job: dict, limits: Limits) -> Outcome:
-    """Run `job` (statements, tests with inputs, paths) to the end, restarting after crashes and timeouts."""
-    isolate = limits.isolate == "auto" and namespaces_available()
-    outcome = Outcome(isolation="process + rlimits + audit hook" + (" + namespaces (no network, hidden paths)"
-                                                                     if isolate else ""))
+    """Run `job` (statements, tests with inputs, the package tree, paths) to the end, restarting after
+    crashes and timeouts. Raises `isolation.SandboxUnavailable` when the sandbox asked for cannot run."""
+    mode = isolation.choose(limits.isolate, limits.image)
+    outcome = Outcome(isolation=mode)
     deadline = time.monotonic() + limits.total_timeout
     skip, todo = set(), [t["name"] for t in job["tests"]]
     n_statements = len(job["statements"])
     while todo:
         outcome.processes += 1
         run_job = dict(job, skip_statements=sorted(skip), tests=[t for t in job["tests"] if t["name"] in todo])
-        records, ended, tail = _run_once(run_job, limits, isolate, deadline)
+        records, ended, tail = _run_once(run_job, limits, mode, deadline)
         phase = None
         for rec in records:
             event = rec["event"]
