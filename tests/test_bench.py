@@ -58,3 +58,30 @@ def test_main_quick_prints_both_tables(capsys):
     assert "ours/HF" in text and "naive/fused" in text and "cpu-clock median of 1" in text
     assert [r["mode"] for r in out["models"]] == ["forward", "train step"]
     assert [r["tokens N"] for r in out["attention"]] == [8, 16]
+
+
+def test_train_digits_returns_an_accuracy():
+    from vitcourse import tiny
+    from vitcourse.bench import train_digits
+    acc = train_digits(0, epochs=1, config=tiny(dim=8, depth=1, num_heads=1, mlp_dim=8), batch=512)
+    assert 0.0 <= acc <= 1.0
+
+
+def test_bench_seeds_rows():
+    from vitcourse import tiny
+    from vitcourse.bench import bench_seeds
+    rows = bench_seeds(2, epochs=1, config=tiny(dim=8, depth=1, num_heads=1, mlp_dim=8), processes=(2,), repeats=1)
+    assert [r["run"] for r in rows] == ["one seed alone", "one seed alone, 1 thread", "2 seeds one after another",
+                                        "start the worker processes", "2 seeds in parallel",
+                                        "same accuracies in parallel as sequential"]
+    assert [r["seeds"] for r in rows] == [1, 1, 2, 0, 2, 2] and rows[4]["processes"] == 2
+    assert min(rows[0]["time/one"], rows[1]["time/one"]) == pytest.approx(1.0)
+    assert rows[4]["time/one"] == pytest.approx(rows[4]["wall s"] / min(rows[0]["wall s"], rows[1]["wall s"]))
+    assert rows[-1]["time/one"] == 1.0                                     # seeds reproducible in processes
+    assert "same accuracies" in format_table(rows)
+
+
+def test_main_sections_seeds_only(capsys):
+    out = main(["--quick", "--sections", "seeds"])
+    text = capsys.readouterr().out
+    assert list(out) == ["seeds"] and "seeds in parallel" in text and "ours/HF" not in text

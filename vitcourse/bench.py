@@ -1,6 +1,7 @@
-"""Throughput of `vitcourse.ViT` against Hugging Face's ViT, and naive versus fused attention.
+"""Throughput of `vitcourse.ViT` against Hugging Face's ViT, naive versus fused attention, and
+seeds in parallel processes (`vitcourse.seeds.run_seeds`) against one seed alone.
 
-    python -m vitcourse.bench [--quick] [--threads 2] [--device cpu]
+    python -m vitcourse.bench [--quick] [--threads 2] [--device cpu] [--sections models attention seeds]
 
 Both models get the same config and the same weights (`vit_to_hf`), float32, Hugging Face with
 its default "sdpa" attention. Each number is the median of several timed repeats after warm-up,
@@ -113,6 +114,64 @@ def bench_attention(seq_lens=(64, 256, 1024, 4096), heads: int = 6, head_dim: in
     return rows
 
 
+def train_digits(seed: int, epochs: int = 3, config: ViTConfig | None = None, batch: int = 64) -> float:
+    """One seed of the notebooks' digits ViT (`tiny()`, 16 px, patch 4): fit, then test accuracy."""
+    from .data.digits import load_digits
+    from .train import evaluate, fit, seed_everything
+
+    seed_everything(seed)
+    cfg = config or tiny()
+    train, _, test = load_digits(cfg.image_size, batch, seed=seed)
+    model = ViT(cfg)
+    fit(model, train, epochs=epochs, lr=3e-3, weight_decay=0.05, warmup_epochs=0.5, device="cpu", progress=False)
+    return evaluate(model, test, "cpu")["accuracy"]
+
+
+def _ready(seed: int) -> int:
+    """Warms a worker (or this process): Python started, torch imported, the digits loaded, one step."""
+    train_digits(seed, 1, tiny(dim=8, depth=1, num_heads=1, mlp_dim=8), batch=1024)
+    return seed
+
+
+def bench_seeds(n_seeds: int = 3, epochs: int = 3, config: ViTConfig | None = None, processes=(2, 3),
+                repeats: int = 3) -> list[dict]:
+    """Wall time of one seed alone (torch's default threads, and 1 thread) against `n_seeds` seeds one
+    after another and in parallel processes of 1 thread each (joblib loky workers; their start-up is
+    its own row). Medians of `repeats` interleaved runs after a warm-up. "time/one" divides by the
+    faster of the two one-seed rows; the last row is 1 when every seed's accuracy is identical in
+    parallel and sequentially."""
+    from .seeds import run_seeds
+
+    seeds, acc, rows = list(range(n_seeds)), {}, []
+    kw = dict(epochs=epochs, config=config)
+
+    def keep(key, fn):
+        return lambda: acc.__setitem__(key, fn())
+
+    single = {"one seed alone": lambda: train_digits(0, **kw),
+              "one seed alone, 1 thread": lambda: run_seeds(train_digits, [0], 1, 1, **kw),
+              f"{n_seeds} seeds one after another": keep(1, lambda: run_seeds(train_digits, seeds, 1, 1, **kw))}
+    t = time_many(single, repeats, warmup=1)
+    for (name, sec), (procs, threads) in zip(t.items(), [(1, torch.get_num_threads()), (1, 1), (1, 1)]):
+        rows.append({"run": name, "seeds": 1 if "one seed" in name else n_seeds, "processes": procs,
+                     "threads each": threads, "wall s": sec})
+    for p in processes:
+        start = time.perf_counter()
+        run_seeds(_ready, list(range(p)), p)
+        rows.append({"run": "start the worker processes", "seeds": 0, "processes": p, "threads each": 1,
+                     "wall s": time.perf_counter() - start})
+        t = time_many({"par": keep(p, lambda: run_seeds(train_digits, seeds, p, 1, **kw))}, repeats, warmup=0)
+        rows.append({"run": f"{n_seeds} seeds in parallel", "seeds": n_seeds, "processes": p, "threads each": 1,
+                     "wall s": t["par"]})
+    one = min(rows[0]["wall s"], rows[1]["wall s"])
+    for r in rows:
+        r["time/one"] = r["wall s"] / one
+    rows.append({"run": "same accuracies in parallel as sequential", "seeds": n_seeds, "processes": "-",
+                 "threads each": 1, "wall s": float("nan"),
+                 "time/one": float(all(acc[p] == acc[1] for p in processes))})
+    return rows
+
+
 def format_table(rows: list[dict]) -> str:
     """A Markdown table; floats with 3 significant digits, ratios (columns "a/b") with 2 decimals."""
     if not rows:
@@ -135,6 +194,9 @@ def main(argv=None) -> dict:
                    help="wall: elapsed time (default); cpu: this process's CPU time (with --threads 1 on a busy machine)")
     p.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (median)")
     p.add_argument("--seq-lens", type=int, nargs="+", default=None, help="attention sequence lengths")
+    p.add_argument("--sections", nargs="+", choices=("models", "attention", "seeds"),
+                   default=("models", "attention", "seeds"), help="which benchmarks to run (default: all)")
+    p.add_argument("--seed-epochs", type=int, default=None, help="epochs per seed in the seeds benchmark")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -146,15 +208,26 @@ def main(argv=None) -> dict:
     out = {}
     try:
         import transformers
-        print(f"\nvitcourse.ViT vs transformers {transformers.__version__} ViTForImageClassification (sdpa), float32")
-        out["models"] = bench_models(configs, repeats, 1, args.device, args.clock)
-        print(format_table(out["models"]))
+        if "models" in args.sections:
+            print(f"\nvitcourse.ViT vs transformers {transformers.__version__} ViTForImageClassification (sdpa), float32")
+            out["models"] = bench_models(configs, repeats, 1, args.device, args.clock)
+            print(format_table(out["models"]))
     except ImportError:
         print("\n(transformers is not installed: model comparison skipped; pip install 'vitcourse[hf]')")
-    print("\nattention, naive (explicit, returns weights) vs fused (F.scaled_dot_product_attention), "
-          "batch 1, 6 heads x 64")
-    out["attention"] = bench_attention(seq_lens, repeats=repeats, device=args.device, clock=args.clock)
-    print(format_table(out["attention"]))
+    if "attention" in args.sections:
+        print("\nattention, naive (explicit, returns weights) vs fused (F.scaled_dot_product_attention), "
+              "batch 1, 6 heads x 64")
+        out["attention"] = bench_attention(seq_lens, repeats=repeats, device=args.device, clock=args.clock)
+        print(format_table(out["attention"]))
+    if "seeds" in args.sections:
+        epochs = args.seed_epochs or (1 if args.quick else 3)
+        model = "a 1-block, 16-wide ViT (--quick)" if args.quick else "the digits ViT (tiny(), 16 px, patch 4, batch 64)"
+        print(f"\nseeds: {model}, {epochs} epoch(s) per seed, CPU, "
+              f"wall-clock medians (other jobs on the machine inflate them); time/one: against the faster "
+              f"one-seed row; last row: 1.00 when every seed's accuracy is identical in parallel and sequentially")
+        quick = dict(config=tiny(dim=16, depth=1, num_heads=2, mlp_dim=32), processes=(2,), repeats=1)
+        out["seeds"] = bench_seeds(3, epochs, **(quick if args.quick else {}))
+        print(format_table(out["seeds"]))
     return out
 
 
