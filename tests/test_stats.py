@@ -1,4 +1,4 @@
-"""vitcourse.stats: summaries over seeds, paired tests (t-test, McNemar) checked against closed forms,
+"""vitcourse.stats (summary, compare, resample): summaries over seeds, paired tests (t-test, McNemar) checked against closed forms,
 Holm's adjustment, bootstrap intervals, few-label sampling and the sentences of the noise rule."""
 import math
 
