@@ -10,22 +10,27 @@ from __future__ import annotations
 from einops import rearrange
 from torch import nn
 
+from .._checks import check_images
 from ..cnn import SmallCNN
 from ..vit import ViT
 
 
 class CNNBackbone(nn.Module):
-    """A `SmallCNN`'s convolutional features: (B, C_in, H, W) -> (B, 4 * width, H / 4, W / 4)."""
+    """A `SmallCNN`'s convolutional features: (B, C_in, H, W) -> (B, 4 * width, H / 4, W / 4).
+
+    Only `cnn.features` is kept (shared with `cnn`, so a pre-trained CNN's weights carry over);
+    its classification head is left out."""
 
     def __init__(self, cnn: SmallCNN):
         super().__init__()
         if not isinstance(cnn, SmallCNN):
             raise TypeError(f"CNNBackbone wraps a vitcourse.cnn.SmallCNN, got {type(cnn).__name__}")
-        self.cnn = cnn
-        self.out_channels = 4 * cnn.width
+        self.features = cnn.features
+        self.in_channels, self.image_size, self.out_channels = cnn.in_channels, cnn.image_size, 4 * cnn.width
 
     def forward(self, images):
-        return self.cnn.forward_features(images)
+        check_images(images, channels=self.in_channels, size=self.image_size)
+        return self.features(images)
 
 
 class ViTBackbone(nn.Module):
