@@ -103,7 +103,7 @@ def recall_at_k(query: torch.Tensor, gallery: torch.Tensor, positives, ks=(1, 5,
     ks = [ks] if isinstance(ks, numbers.Integral) else list(ks)
     if any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 for k in ks):
         raise ValueError(f"every K must be a positive integer, got {ks}")
-    # rank of the best positive = number of gallery items scoring strictly above it
+    # rank of the best positive = number of gallery items scoring strictly above it (ties go to the query)
     best = sims.masked_fill(~same, float("-inf")).max(dim=1, keepdim=True).values    # (Q, 1)
     rank = (sims > best).sum(dim=1)                                            # (Q,) 0 = first
     return {int(k): (rank < k).double().mean().item() for k in ks}
