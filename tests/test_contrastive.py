@@ -78,6 +78,8 @@ def test_multi_positive_targets_reduce_the_loss_on_duplicated_captions():
     assert identity > math.log(2) - 0.01                      # identical captions cannot be told apart
     assert multi < 0.05 < identity
     assert torch.equal(positives_matrix(ids, 8), ids[:, None] == ids[None, :])
+    captions = ["a red circle", "a blue ring", "a cat", "a dog"] * 2                # the strings work too
+    assert clip_loss(img, txt, math.log(100), targets=captions).item() == pytest.approx(multi.item(), abs=1e-12)
 
 
 def test_soft_targets_do_not_help_with_identical_captions():

@@ -17,8 +17,9 @@ The paper initialises t = ln 10 and b = -10 (Section 3.2): most of the B^2 pairs
 so the bias starts them near p = 0. Hugging Face's `SiglipModel` initialises both to 0.
 
 Multi-positive targets: captions that repeat inside a batch (label-like captions, open_clip#821)
-are false negatives. Pass `targets` = per-item caption ids (B,) or a (B, B) boolean "same"
-matrix; for each positive pair (i, p), the other positives of i leave the softmax's denominator:
+are false negatives. Pass `targets` = the B captions, per-item caption ids (B,) or a (B, B)
+boolean "same" matrix; for each positive pair (i, p), the other positives of i leave the
+softmax's denominator:
     term(i, p) = -log( e^{l_ip} / (e^{l_ip} + sum_{n not a positive of i} e^{l_in}) )
 and a row's loss is the mean of its terms. With identity targets this is exactly CLIP's loss.
 Soft targets (row-normalised "same", as in UniCL or SupCon) would *not* help here: identical
@@ -54,7 +55,11 @@ def _scalar(value, name: str, like: torch.Tensor) -> torch.Tensor:
 
 
 def positives_matrix(targets, batch_size: int, device=None) -> torch.Tensor:
-    """`targets` (B,) caption ids or (B, B) bool -> (B, B) bool, True where image i and text j match."""
+    """`targets` (B,) caption ids, B caption strings, or (B, B) bool -> (B, B) bool, True where image i
+    and text j match (equal ids or equal strings)."""
+    if isinstance(targets, (list, tuple)) and targets and all(isinstance(x, str) for x in targets):
+        index: dict[str, int] = {}
+        targets = [index.setdefault(x, len(index)) for x in targets]     # equal captions -> equal ids
     t = torch.as_tensor(targets, device=device)
     if t.dim() == 1 and len(t) == batch_size and not t.is_floating_point():
         same = t[:, None] == t[None, :]                                    # equal caption ids
