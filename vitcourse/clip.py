@@ -79,8 +79,19 @@ class TextTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(c.dim, c.num_heads, c.mlp_dim, True, c.dropout, c.layer_norm_eps,
                                           c.act_layer) for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.dim, eps=c.layer_norm_eps)
-        nn.init.normal_(self.token_embed.weight, std=0.02)                          # open_clip's init
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """open_clip's text init: tokens 0.02, positions 0.01, attention D^-1/2, residual projections
+        D^-1/2 (2L)^-1/2, MLP input (2D)^-1/2; zero biases, unit LayerNorms (set by torch)."""
+        D, L = self.config.dim, self.config.depth
+        nn.init.normal_(self.token_embed.weight, std=0.02)
         nn.init.normal_(self.pos_embed, std=0.01)
+        for b in self.blocks:
+            for lin, std in ((b.attn.qkv, D ** -0.5), (b.attn.proj, (2 * D * L) ** -0.5),
+                             (b.mlp.fc1, (2 * D) ** -0.5), (b.mlp.fc2, (2 * D * L) ** -0.5)):
+                nn.init.normal_(lin.weight, std=std)
+                nn.init.zeros_(lin.bias)
 
     def check_ids(self, ids) -> None:
         c = self.config
