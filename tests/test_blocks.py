@@ -97,3 +97,51 @@ def test_activations_by_name_and_unknown_name():
     assert Block(8, 2, 16, act_layer="quick_gelu").mlp.act.__class__.__name__ == "QuickGELU"
     with pytest.raises(ValueError, match="unknown activation"):
         make_activation("swish")
+
+
+# ---- cross-attention (decoder blocks) --------------------------------------------------------
+
+def test_cross_attention_block_equals_its_equations():
+    block = block64(cross_attention=True)
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    context = torch.randn(2, 7, 8, dtype=torch.float64)
+    h = x + block.attn(block.norm1(x), causal=True)                              # x = x + MSA(LN(x))
+    h = h + block.cross_attn(block.norm_cross(h), context)                       # x = x + CrossMHA(LN(x), c)
+    want = h + block.mlp(block.norm2(h))                                         # x = x + MLP(LN(x))
+    torch.testing.assert_close(block(x, causal=True, context=context), want, **TOL)
+    out, (w_self, w_cross) = block(x, causal=True, return_weights=True, context=context)
+    torch.testing.assert_close(out, want, **TOL)
+    assert w_self.shape == (2, 2, 5, 5) and w_cross.shape == (2, 2, 5, 7)
+    assert torch.all(w_self.triu(1) == 0)
+    torch.testing.assert_close(w_cross.sum(-1), torch.ones(2, 2, 5, dtype=torch.float64), **TOL)
+
+
+def test_cross_attention_reads_the_context_and_its_mask():
+    block = block64(cross_attention=True)
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    context = torch.randn(2, 7, 8, dtype=torch.float64)
+    other = context.clone()
+    other[1, 3] += 1.0
+    a, b = block(x, context=context), block(x, context=other)
+    assert torch.equal(a[0], b[0]) and (a[1] - b[1]).abs().max() > 1e-6         # example 1 only
+    keep = torch.ones(5, 7, dtype=torch.bool)
+    keep[:, 3] = False                                                           # hide context token 3
+    torch.testing.assert_close(block(x, context=context, context_mask=keep),
+                               block(x, context=other, context_mask=keep), **TOL)
+    perm = torch.randperm(7)
+    torch.testing.assert_close(block(x, context=context[:, perm]), a, rtol=0, atol=1e-12)   # a set of keys
+
+
+def test_cross_attention_block_gradients_and_errors():
+    block = Block(8, 2, 16, cross_attention=True)
+    assert {"norm_cross.weight", "cross_attn.qkv.weight", "cross_attn.proj.bias"} <= {n for n, _ in block.named_parameters()}
+    block(torch.randn(2, 5, 8), context=torch.randn(2, 3, 8)).pow(2).sum().backward()
+    for name, p in block.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    with pytest.raises(ValueError, match="pass context"):
+        block(torch.randn(2, 5, 8))
+    with pytest.raises(ValueError, match="without cross_attention"):
+        Block(8, 2, 16)(torch.randn(2, 5, 8), context=torch.randn(2, 3, 8))
+    with pytest.raises(ValueError, match=r"context must be \(B=2, M, 8\)"):
+        block(torch.randn(2, 5, 8), context=torch.randn(2, 3, 6))
+    assert not hasattr(Block(8, 2, 16), "cross_attn")                            # encoder blocks unchanged
