@@ -8,7 +8,7 @@ def test_defaults_use_every_colour_shape_pair():
     w = ShapesWorld()
     assert w.colours == tuple(COLOURS) and w.shapes == SHAPES and len(COLOURS) == 8
     assert len(w.pairs) == 8 * len(SHAPES) and len(set(w.pairs)) == len(w.pairs)
-    assert dict(w.sizes) == {"small": 6.0, "big": 9.0}
+    assert dict(w.sizes) == {"small": 7.0, "big": 10.0}
 
 
 def test_lists_and_dicts_are_normalised():

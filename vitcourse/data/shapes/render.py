@@ -13,7 +13,7 @@ import numpy as np
 from .scene import Scene, ShapeObject, tight_box
 from .world import COLOURS, MIDLINE_MARGIN, PARENT_SHAPES, POSITIONS, ShapesWorld
 
-SQUARE_HALF = 0.85     # half side / r: area 2.9 r^2, close to the circle's 3.1 r^2
+SQUARE_HALF = 0.9      # half side / r: area 3.24 r^2 (the circle: 3.14 r^2), corners out at 1.27 r
 TRIANGLE_BASE = 0.8    # apex at dy = -r, base at dy = +0.8 r, half-width r at the base
 CROSS_ARM = 0.35       # half-thickness of the arms / r
 RING_INNER = 0.55      # inner radius / outer radius

@@ -18,7 +18,7 @@ COLOURS = {
     "orange": (1.00, 0.55, 0.05), "white": (0.95, 0.95, 0.95),
 }
 SHAPES = ("circle", "square", "triangle", "cross", "ring")
-SIZES = {"small": 6.0, "big": 9.0}          # radius in pixels: every shape fits in its centre +- r
+SIZES = {"small": 7.0, "big": 10.0}         # radius in pixels: every shape fits in its centre +- r
 POSITIONS = ("left", "right", "top", "bottom")
 PARENT_SHAPES = ("ring", "square", "circle")  # shapes that can hold a nested child (ring: in its hole)
 CAPTION_STYLES = ("label", "attributes", "full")
