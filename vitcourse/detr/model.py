@@ -79,6 +79,9 @@ class DETR(nn.Module):
         return memory, pos, (h, w)
 
     def _heads(self, hidden, text_embeddings):
+        if text_embeddings is not None and isinstance(self.class_labels_classifier, nn.Linear):
+            raise ValueError("this DETR has a fixed linear class head: text_embeddings need "
+                             "class_head=OpenVocabularyHead(dim, text_dim)")
         logits = (self.class_labels_classifier(hidden) if text_embeddings is None
                   else self.class_labels_classifier(hidden, text_embeddings))  # (B, Q, C+1)
         return {"logits": logits, "pred_boxes": self.bbox_predictor(hidden).sigmoid()}  # (B, Q, 4) cxcywh

@@ -31,7 +31,7 @@ class OpenVocabularyHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(()))                       # shared offset of the class logits
         self.no_object = nn.Parameter(torch.zeros(()))                  # the no-object logit
 
-    def forward(self, query_embeddings: torch.Tensor, text_embeddings: torch.Tensor) -> torch.Tensor:
+    def forward(self, query_embeddings: torch.Tensor, text_embeddings: torch.Tensor | None = None) -> torch.Tensor:
         if query_embeddings.dim() != 3 or query_embeddings.shape[-1] != self.dim:
             raise ValueError(f"query embeddings must be (B, Q, {self.dim}), got {tuple(query_embeddings.shape)}")
         if text_embeddings is None or text_embeddings.dim() != 2 or text_embeddings.shape[-1] != self.text_dim \
