@@ -69,6 +69,9 @@ def test_from_vocabulary():
     assert tok.words == ["a", "circle", "red"] and tok.context_length == 6
     with pytest.raises(ValueError, match="single lower-case tokens"):
         WordTokenizer.from_vocabulary(["red circle"])
+    built = WordTokenizer(CAPTIONS)                      # saving a tokenizer = saving words + context_length
+    again = WordTokenizer.from_vocabulary(built.words, built.context_length)
+    assert again.itos == built.itos and torch.equal(again(CAPTIONS), built(CAPTIONS))
 
 
 def test_bad_inputs():
