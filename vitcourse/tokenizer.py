@@ -78,8 +78,7 @@ class WordTokenizer:
         """Texts -> (B, T) int64 ids, padded with <pad> after <eos> to T = `context_length`.
 
         A caption longer than T is an error, unless `truncate` (then its last kept token is <eos>)."""
-        if isinstance(texts, str):
-            texts = [texts]
+        texts = [texts] if isinstance(texts, str) else list(texts)
         T = self.context_length if context_length is None else int(context_length)
         if T < 3:
             raise ValueError(f"context_length must be >= 3 (<bos>, one word, <eos>), got {T}")
