@@ -404,3 +404,59 @@ def test_loss_targets_must_be_integer_ids_in_the_vocabulary():
     with pytest.raises(ValueError, match="integer token ids"):
         model.loss(x, x.float())
     assert torch.isfinite(model.loss(x, x.masked_fill(x > 5, IGNORE_INDEX)))    # IGNORE_INDEX stays allowed
+
+
+# ---- the shared decoder modes: cross-attention, a prefix, greedy and beam search ----------------
+
+def test_cross_attention_gpt_reads_its_context_and_stays_causal():
+    model = small(cross_attention=True, act_layer="gelu_tanh")
+    x = ids(b=2)
+    context = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a = model(x, context=context)
+        assert a.shape == (2, T, V)
+        assert (model(x, context=context + 1.0) - a).abs().max() > 1e-4      # the context matters
+        y = x.clone()
+        y[:, 6] = (x[:, 6] + 1) % V
+        assert torch.equal(model(y, context=context)[:, :6], a[:, :6])      # the future does not
+    assert [m.shape for m in model.attention_maps(x, context=context, cross=True)] == [(2, 2, T, 5)] * 2
+    with pytest.raises(ValueError, match="context must be a"):
+        model(x)
+    with pytest.raises(ValueError, match="without cross_attention"):
+        small()(x, context=context)
+    with pytest.raises(ValueError, match="cross=True"):
+        small().attention_maps(x, cross=True)
+
+
+def test_prefix_embeddings_go_in_front():
+    model = small()
+    x = ids(b=2, t=4)
+    prefix = torch.randn(2, 3, 16)
+    with torch.no_grad():
+        out = model(x, prefix=prefix)
+        assert out.shape == (2, 7, V)
+        by_hand = torch.cat([prefix, model.tok_embed(x)], 1) + model.pos_embed[:, :7]
+        for block in model.blocks:
+            by_hand = block(by_hand, causal=True)
+        torch.testing.assert_close(out, model.head(model.norm(by_hand)))
+    with pytest.raises(ValueError, match="3 prefix positions"):
+        model(ids(b=2, t=8), prefix=prefix)
+    with pytest.raises(ValueError, match="prefix must be"):
+        model(x, prefix=torch.randn(2, 3, 8))
+
+
+def test_greedy_and_beam_generation_through_gpt():
+    model = small()
+    prompt = ids(b=4, t=2)
+    greedy = model.generate(prompt, 5, do_sample=False)
+    assert torch.equal(greedy, model.generate(prompt, 5, top_k=1, generator=torch.Generator().manual_seed(0)))
+    beams = model.generate(prompt, 2, do_sample=False, num_beams=V)       # V beams: exhaustive for 2 tokens
+    assert beams.shape == (4, 4) and torch.equal(beams[:, :2], prompt)
+    pairs = torch.cartesian_prod(torch.arange(V), torch.arange(V))          # (V^2, 2) every continuation
+    with torch.no_grad():
+        for row in range(4):
+            seqs = torch.cat([prompt[row].expand(len(pairs), -1), pairs], 1)
+            logp = model(seqs[:, :-1]).log_softmax(-1)[:, 1:].gather(-1, seqs[:, 2:, None]).sum((1, 2))
+            assert beams[row, 2:].tolist() == pairs[logp.argmax()].tolist()
+    eos = model.generate(prompt, 6, do_sample=False, eos_token_id=int(greedy[0, 2]), pad_token_id=0)
+    assert eos[0, 2] == greedy[0, 2] and (eos[0, 3:] == 0).all()           # finished at EOS, then padding
