@@ -58,6 +58,9 @@ def test_logits_match_hugging_face_both_ways(dec_dim, act, tie):
         back = encoder_decoder_to_hf(ours).eval()
         assert (back(pixel_values=images, decoder_input_ids=ids).logits - mine).abs().max() < 1e-10
     assert back.config.decoder_start_token_id == BOS and back.config.pad_token_id == PAD
+    with torch.no_grad():                                          # its generation config needs no help
+        assert torch.equal(back.generate(pixel_values=images, max_new_tokens=4, do_sample=False, num_beams=1),
+                           ours.generate(images, 4))
     images2 = images.clone()
     images2[0] = torch.randn(3, 8, 8, dtype=torch.float64)
     with torch.no_grad():                                          # the image matters, in both models

@@ -66,6 +66,8 @@ def encoder_decoder_to_hf(model: ImageToText, attn_implementation: str = "sdpa")
     hf = transformers.VisionEncoderDecoderModel(encoder=encoder, decoder=decoder).to(device=ref.device, dtype=ref.dtype)
     hf.config.decoder_start_token_id = model.bos_token_id
     hf.config.eos_token_id, hf.config.pad_token_id = model.eos_token_id, model.pad_token_id
+    for key, value in dict(decoder_start_token_id=model.bos_token_id, **ids).items():
+        setattr(hf.generation_config, key, value)                      # so hf.generate(pixel_values) just works
     if model.enc_to_dec_proj is not None:
         with torch.no_grad():
             hf.enc_to_dec_proj.load_state_dict(model.enc_to_dec_proj.state_dict(), strict=True)
