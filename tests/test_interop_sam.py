@@ -43,7 +43,7 @@ def pair():
 
 def test_config_from_hf_reads_its_sizes(pair):
     _, ours = pair
-    assert ours.config == CFG.replace(layer_norm_eps=1e-6)   # HF's blocks use 1e-6, the original torch's 1e-5
+    assert ours.config == CFG.replace(layer_norm_eps=1e-6, mask_input_channels=4)  # HF blocks: 1e-6; the original: 1e-5
     assert ours.mask_decoder.transformer.norm_final_attn.eps == 1e-5  # both: the final norm keeps torch's default
 
 
@@ -65,11 +65,19 @@ def prompts(kind, b=2, seed=1):
         return dict(boxes=box(3))
     if kind == "point_box":
         return dict(points=pts(2, 1), labels=torch.tensor([[[1], [0]], [[1], [1]]]), boxes=box(2))
+    mask = lambda p: torch.randn(b, p, 32, 32, generator=g, dtype=torch.float64) * 3   # low-res logits
+    if kind == "mask":
+        return dict(masks=mask(1))
+    if kind == "point_mask":
+        return dict(points=pts(1, 2), labels=torch.tensor([[[1, 0]], [[1, 1]]]), masks=mask(1))
+    if kind == "box_mask":
+        return dict(boxes=box(1), masks=mask(1))
     return {}
 
 
 @pytest.mark.parametrize("multimask", [True, False])
-@pytest.mark.parametrize("kind", ["point", "points", "prompt_batch", "box", "box_batch", "point_box", "none"])
+@pytest.mark.parametrize("kind", ["point", "points", "prompt_batch", "box", "box_batch", "point_box", "none",
+                                  "mask", "point_mask", "box_mask"])
 def test_parity_with_samodel(pair, kind, multimask):
     hf, ours = pair
     emb = torch.randn(2, CFG.embed_dim, CFG.embedding_size, CFG.embedding_size, generator=torch.Generator().manual_seed(3),
@@ -77,8 +85,9 @@ def test_parity_with_samodel(pair, kind, multimask):
     pr = prompts(kind)
     with torch.no_grad():
         ref = hf(image_embeddings=emb, input_points=pr.get("points"), input_labels=pr.get("labels"),
-                 input_boxes=pr.get("boxes"), multimask_output=multimask)
-        masks, iou = ours.predict_masks(emb, pr.get("points"), pr.get("labels"), pr.get("boxes"), multimask)
+                 input_boxes=pr.get("boxes"), input_masks=pr.get("masks"), multimask_output=multimask)
+        masks, iou = ours.predict_masks(emb, pr.get("points"), pr.get("labels"), pr.get("boxes"), multimask,
+                                        mask_inputs=pr.get("masks"))
     k = 3 if multimask else 1
     p = next((t.shape[1] for t in pr.values() if t.dim() >= 3), 1)
     assert masks.shape == ref.pred_masks.shape == (2, p, k, 32, 32)
@@ -86,6 +95,28 @@ def test_parity_with_samodel(pair, kind, multimask):
     assert masks.std() > 0.05 and iou.abs().min() > 1e-3  # not a vanishing output
     assert (masks - ref.pred_masks).abs().max() <= 1e-10
     assert (iou - ref.iou_scores).abs().max() <= 1e-10
+
+
+def test_mask_prompts_per_prompt_equal_hf_one_prompt_at_a_time(pair):
+    """HF adds one mask prompt per image (before copying it to every prompt); ours takes one per prompt."""
+    hf, ours = pair
+    emb = torch.randn(2, 32, 8, 8, dtype=torch.float64)
+    pts, lab = torch.rand(2, 3, 1, 2, dtype=torch.float64) * 63, torch.ones(2, 3, 1, dtype=torch.long)
+    masks_in = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        masks, iou = ours.predict_masks(emb, pts, lab, mask_inputs=masks_in)
+        for p in range(3):
+            ref = hf(image_embeddings=emb, input_points=pts[:, p:p + 1], input_labels=lab[:, p:p + 1],
+                     input_masks=masks_in[:, p:p + 1])
+            assert (masks[:, p:p + 1] - ref.pred_masks).abs().max() <= 1e-10
+            assert (iou[:, p:p + 1] - ref.iou_scores).abs().max() <= 1e-10
+
+
+def test_hf_image_encoder_is_dead_at_init():
+    """Why we never train HF's SAM vision encoder from its init: Linear weights of std 1e-10 (initializer_range)."""
+    hf = transformers.SamModel(hf_config())
+    qkv = hf.vision_encoder.layers[0].attn.qkv.weight
+    assert qkv.std() < 1e-9 and hf.config.vision_config.initializer_range == 1e-10
 
 
 def test_round_trip_to_hf_and_back(pair):

@@ -72,7 +72,7 @@ def test_every_parameter_gets_a_gradient_and_the_fourier_matrix_is_not_one():
     pts, lab = torch.rand(2, 1, 2, 2) * 63, torch.tensor([[[1, 0]], [[1, 1]]])
     boxes = torch.tensor([[[4.0, 4.0, 40.0, 50.0]], [[1.0, 2.0, 3.0, 4.0]]])
     m3, i3 = sam(images, pts, lab, boxes, multimask_output=True)
-    m1, i1 = sam(images, pts, lab, multimask_output=False)
+    m1, i1 = sam(images, pts, lab, multimask_output=False, mask_inputs=torch.randn(2, 1, 32, 32))
     (m3.sum() + i3.sum() + m1.sum() + i1.sum()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in sam.parameters())
     names = [n for n, _ in sam.named_parameters()]

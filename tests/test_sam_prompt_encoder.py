@@ -78,6 +78,17 @@ def test_box_tokens_are_two_corners_and_no_padding_point():
     torch.testing.assert_close(both[:, :, 1:], sparse)
 
 
+def test_mask_prompts_give_one_dense_prompt_per_prompt():
+    pe = encoder()
+    masks = torch.randn(2, 3, 32, 32, dtype=torch.float64)                 # (B, P, 4h, 4w) logits
+    sparse, dense = pe(masks=masks)
+    assert sparse is None and dense.shape == (2, 3, 32, 8, 8)
+    _, one = pe(masks=masks[1:, 2:])
+    torch.testing.assert_close(one[0, 0], dense[1, 2])
+    conv_shapes = [tuple(m.weight.shape) for m in pe.mask_downscaling if isinstance(m, torch.nn.Conv2d)]
+    assert conv_shapes == [(4, 1, 2, 2), (16, 4, 2, 2), (32, 16, 1, 1)]   # 4x down to the embedding grid
+
+
 P1, L1 = torch.full((2, 1, 1, 2), 5.0), torch.ones(2, 1, 1, dtype=torch.long)
 
 
@@ -99,6 +110,14 @@ P1, L1 = torch.full((2, 1, 1, 2), 5.0), torch.ones(2, 1, 1, dtype=torch.long)
 def test_bad_prompts_raise_clear_errors(points, labels, boxes, match):
     with pytest.raises(ValueError, match=match):
         PromptEncoder(CFG)(points, labels, boxes)
+
+
+def test_bad_mask_prompts():
+    pe = PromptEncoder(CFG)
+    with pytest.raises(ValueError, match=r"mask_inputs must be \(B, P, 32, 32\)"):
+        pe(masks=torch.randn(2, 1, 64, 64))
+    with pytest.raises(ValueError, match="one mask prompt per prompt"):
+        pe(P1, L1, masks=torch.randn(2, 3, 32, 32))
 
 
 def test_padding_points_may_lie_anywhere_and_batch_size_is_checked():

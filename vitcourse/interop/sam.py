@@ -1,14 +1,14 @@
 """SAM's prompt encoder and mask decoder <-> Hugging Face `SamModel` (strict key map).
 
 `SamModel` accepts precomputed `image_embeddings`, so only the prompt encoder and mask decoder
-convert; its `vision_encoder.*` (a windowed ViT with relative positions) and its dense mask-prompt
-encoder `prompt_encoder.mask_embed.*` (we take points and boxes only) are skipped, by name.
+convert; its `vision_encoder.*` (a windowed ViT with relative positions) is skipped, by name.
 
     ours                                                 Hugging Face SamModel
     prompt_encoder.pe_layer.positional_encoding_gaussian_matrix (buffer)
                                                          prompt_encoder.shared_embedding.positional_embedding
                                                          = shared_image_embedding.positional_embedding (tied parameter)
     prompt_encoder.point_embed.{0..3}, not_a_point_embed, no_mask_embed                     (same)
+    prompt_encoder.mask_downscaling.{0, 1, 3, 4, 6}      prompt_encoder.mask_embed.conv1, layer_norm1, conv2, layer_norm2, conv3
     mask_decoder.iou_token, mask_tokens                                                      (same)
     ....transformer.layers.{i}.norm{1..4}                ....transformer.layers.{i}.layer_norm{1..4}
     ....transformer.layers.{i}.mlp.fc1 / fc2             ....transformer.layers.{i}.mlp.lin1 / lin2
@@ -25,10 +25,12 @@ import torch
 
 from ..sam import SAM, SAMConfig
 
-_SKIPPED = ("vision_encoder.", "prompt_encoder.mask_embed.")
+_SKIPPED = ("vision_encoder.",)
 _PE = "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"
 _HF_PE = ("prompt_encoder.shared_embedding.positional_embedding", "shared_image_embedding.positional_embedding")
-_RULES = [(r"\.layer_norm(\d)\.", r".norm\1."), (r"\.layer_norm_final_attn\.", ".norm_final_attn."),
+_MASK = {"conv1": 0, "layer_norm1": 1, "conv2": 3, "layer_norm2": 4, "conv3": 6}
+_RULES = [(r"^prompt_encoder\.mask_embed\.(\w+)\.", lambda m: f"prompt_encoder.mask_downscaling.{_MASK.get(m[1], m[1])}."),
+          (r"\.layer_norm(\d)\.", r".norm\1."), (r"\.layer_norm_final_attn\.", ".norm_final_attn."),
           (r"\.mlp\.lin(\d)\.", r".mlp.fc\1."), (r"\.upscale_conv1\.", ".output_upscaling.0."),
           (r"\.upscale_layer_norm\.", ".output_upscaling.1."), (r"\.upscale_conv2\.", ".output_upscaling.3.")]
 
@@ -54,13 +56,16 @@ def sam_config_from_hf(hf_config) -> SAMConfig:
               "vision_config.output_channels": v.output_channels, "2 x vision_config.num_pos_feats": 2 * v.num_pos_feats}
     if len(set(widths.values())) != 1:
         raise ValueError(f"SAM needs one width D for prompts, decoder, image embeddings and Fourier features; got {widths}")
+    if p.hidden_act != "gelu" or abs(p.layer_norm_eps - 1e-6) > 0:
+        raise ValueError(f"prompt_encoder_config hidden_act={p.hidden_act!r}, layer_norm_eps={p.layer_norm_eps}: our mask "
+                         f"downscaling uses the original's exact GELU and LayerNorm2d eps 1e-6")
     if d.hidden_act != "relu":
         raise ValueError(f"mask_decoder_config.hidden_act={d.hidden_act!r}: our two-way blocks use ReLU (the original's)")
     return SAMConfig(image_size=int(p.image_size), embedding_size=int(p.image_embedding_size), embed_dim=int(d.hidden_size),
                      depth=int(d.num_hidden_layers), num_heads=int(d.num_attention_heads), mlp_dim=int(d.mlp_dim),
                      downsample_rate=int(d.attention_downsample_rate), num_multimask_outputs=int(d.num_multimask_outputs),
                      iou_head_depth=int(d.iou_head_depth), iou_head_hidden_dim=int(d.iou_head_hidden_dim),
-                     layer_norm_eps=float(d.layer_norm_eps))
+                     layer_norm_eps=float(d.layer_norm_eps), mask_input_channels=int(p.mask_input_channels))
 
 
 def _check(got: dict, ours: dict, what: str) -> None:
@@ -107,7 +112,8 @@ def sam_config_to_hf(config: SAMConfig, attn_implementation: str = "sdpa"):
     vision = transformers.SamVisionConfig(hidden_size=16, output_channels=c.embed_dim, num_hidden_layers=1,
                                           num_attention_heads=1, image_size=c.image_size, patch_size=patch,
                                           window_size=0, global_attn_indexes=[0], num_pos_feats=c.embed_dim // 2, mlp_dim=16)
-    prompt = transformers.SamPromptEncoderConfig(hidden_size=c.embed_dim, image_size=c.image_size, patch_size=patch)
+    prompt = transformers.SamPromptEncoderConfig(hidden_size=c.embed_dim, image_size=c.image_size, patch_size=patch,
+                                                 mask_input_channels=c.mask_input_channels)
     decoder = transformers.SamMaskDecoderConfig(
         hidden_size=c.embed_dim, mlp_dim=c.mlp_dim, num_hidden_layers=c.depth, num_attention_heads=c.num_heads,
         attention_downsample_rate=c.downsample_rate, num_multimask_outputs=c.num_multimask_outputs,
@@ -119,7 +125,7 @@ def sam_config_to_hf(config: SAMConfig, attn_implementation: str = "sdpa"):
 def sam_to_hf(model: SAM, attn_implementation: str = "sdpa"):
     """A Hugging Face `SamModel` with our prompt encoder and mask decoder (same dtype, device, mode).
 
-    Its vision encoder and mask-prompt encoder keep Hugging Face's initialisation: pass `image_embeddings`."""
+    Its vision encoder keeps Hugging Face's initialisation (weights of std 1e-10): pass `image_embeddings`."""
     import transformers
 
     if not isinstance(model, SAM):

@@ -15,7 +15,8 @@ def _tensor(x, name):
     return x
 
 
-def check_prompts(points, labels, boxes, image_size: int, batch_size: int | None = None) -> None:
+def check_prompts(points, labels, boxes, image_size: int, batch_size: int | None = None, masks=None,
+                  mask_size: int | None = None) -> None:
     """Raise ValueError naming what is wrong with a prompt batch and what is expected."""
     if points is None and labels is not None:
         raise ValueError("point_labels were given without points")
@@ -55,7 +56,16 @@ def check_prompts(points, labels, boxes, image_size: int, batch_size: int | None
         if points is not None and tuple(points.shape[:2]) != tuple(boxes.shape[:2]):
             raise ValueError(f"points and boxes must describe the same prompts: points (B, P) = "
                              f"{tuple(points.shape[:2])}, boxes (B, P) = {tuple(boxes.shape[:2])}")
-    if batch_size is not None:
+    if masks is not None:
+        _tensor(masks, "mask_inputs")
+        if masks.dim() != 4 or tuple(masks.shape[-2:]) != (mask_size, mask_size):
+            raise ValueError(f"mask_inputs must be (B, P, {mask_size}, {mask_size}) mask logits (the decoder's output "
+                             f"size, 4x the embedding grid), got {tuple(masks.shape)}")
         for name, t in (("points", points), ("boxes", boxes)):
+            if t is not None and tuple(t.shape[:2]) != tuple(masks.shape[:2]):
+                raise ValueError(f"mask_inputs (B, P) = {tuple(masks.shape[:2])} must match {name} (B, P) = "
+                                 f"{tuple(t.shape[:2])}: one mask prompt per prompt")
+    if batch_size is not None:
+        for name, t in (("points", points), ("boxes", boxes), ("mask_inputs", masks)):
             if t is not None and t.shape[0] != batch_size:
                 raise ValueError(f"{name} are for {t.shape[0]} images but the image embeddings hold {batch_size}")

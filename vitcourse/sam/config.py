@@ -22,10 +22,12 @@ class SAMConfig:
     iou_head_hidden_dim: int = 256  # hidden width of the IoU-prediction MLP
     layer_norm_eps: float = 1e-5    # two-way blocks' LayerNorms (original: torch's 1e-5; Hugging Face: 1e-6)
     fourier_scale: float = 1.0      # std of the random-Fourier matrix (original 1.0; HF draws hidden_size // 2)
+    mask_input_channels: int = 16   # hidden channels of the mask-prompt downscaling convolutions
 
     def __post_init__(self):
         for name in ("image_size", "embedding_size", "embed_dim", "depth", "num_heads", "mlp_dim",
-                     "downsample_rate", "num_multimask_outputs", "iou_head_depth", "iou_head_hidden_dim"):
+                     "downsample_rate", "num_multimask_outputs", "iou_head_depth", "iou_head_hidden_dim",
+                     "mask_input_channels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"SAMConfig.{name} must be a positive integer, got {value!r}")
@@ -35,6 +37,8 @@ class SAMConfig:
         if self.embed_dim % self.downsample_rate or (self.embed_dim // self.downsample_rate) % self.num_heads:
             raise ValueError(f"embed_dim / downsample_rate = {self.embed_dim} / {self.downsample_rate} must be an "
                              f"integer divisible by num_heads={self.num_heads}")
+        if self.mask_input_channels % 4:
+            raise ValueError(f"SAMConfig.mask_input_channels must be a multiple of 4, got {self.mask_input_channels}")
         if self.iou_head_depth < 2:
             raise ValueError(f"SAMConfig.iou_head_depth must be >= 2 (an MLP), got {self.iou_head_depth}")
         if self.fourier_scale <= 0:

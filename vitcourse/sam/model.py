@@ -64,23 +64,25 @@ class SAM(nn.Module):
 
     def predict_masks(self, image_embeddings: torch.Tensor, points: torch.Tensor | None = None,
                       point_labels: torch.Tensor | None = None, boxes: torch.Tensor | None = None,
-                      multimask_output: bool = True):
+                      multimask_output: bool = True, mask_inputs: torch.Tensor | None = None):
         """-> mask_logits (B, P, K, 4h, 4w), iou_scores (B, P, K); K = num_multimask_outputs or 1.
 
         points (B, P, n, 2) and boxes (B, P, 4) in input pixels; point_labels (B, P, n): 1 foreground,
-        0 background, -1 padding. No prompt at all gives P = 1 (the decoder's guess from the image alone).
+        0 background, -1 padding; mask_inputs (B, P, 4h, 4w): mask logits, e.g. the previous round's
+        (the paper's interactive training). No prompt at all gives P = 1 (a guess from the image alone).
         """
         c, s = self.config, self.config.embedding_size
         if not isinstance(image_embeddings, torch.Tensor) or image_embeddings.dim() != 4 or \
                 tuple(image_embeddings.shape[1:]) != (c.embed_dim, s, s):
             raise ValueError(f"image_embeddings must be (B, {c.embed_dim}, {s}, {s}) (from embed_image), got "
                              f"{tuple(getattr(image_embeddings, 'shape', ()))}")
-        sparse, dense = self.prompt_encoder(points, point_labels, boxes, batch_size=image_embeddings.shape[0])
+        sparse, dense = self.prompt_encoder(points, point_labels, boxes, mask_inputs, batch_size=image_embeddings.shape[0])
         return self.mask_decoder(image_embeddings, self.prompt_encoder.dense_pe(), sparse, dense, multimask_output)
 
-    def forward(self, images, points=None, point_labels=None, boxes=None, multimask_output: bool = True):
+    def forward(self, images, points=None, point_labels=None, boxes=None, multimask_output: bool = True,
+                mask_inputs=None):
         """embed_image then predict_masks (for training; at inference embed once, prompt many times)."""
-        return self.predict_masks(self.embed_image(images), points, point_labels, boxes, multimask_output)
+        return self.predict_masks(self.embed_image(images), points, point_labels, boxes, multimask_output, mask_inputs)
 
     def decoder_parameters(self):
         """The prompt encoder's and mask decoder's trainable parameters (a frozen-encoder training run)."""

@@ -5,8 +5,9 @@ A position p in [0, 1]^2 becomes, with a fixed Gaussian matrix G (2, F) (Tancik 
     gamma(p) = [sin(2 pi (2p - 1) G), cos(2 pi (2p - 1) G)]          (2F = D channels)
 
 A point adds a learned embedding for its label (foreground / background); a box is two tokens, its
-corners, each with its own learned embedding. Without a mask prompt, the dense prompt is the learned
-`no_mask_embed` at every cell of the image-embedding grid.
+corners, each with its own learned embedding. A mask prompt (e.g. the previous prediction's logits,
+as in the paper's interactive training) is downscaled 4x by convolutions into a dense prompt, one
+per prompt; without one the dense prompt is the learned `no_mask_embed` at every grid cell.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from torch import nn
 
 from .checks import check_prompts
 from .config import SAMConfig
+from .layers import LayerNorm2d
 
 
 class RandomFourierPositionalEncoding(nn.Module):
@@ -55,7 +57,8 @@ class PromptEncoder(nn.Module):
     forward -> sparse (B, P, n', D) and dense (B, D, h, w). n' = n + 1 for points alone (a padding
     "not a point" is appended, as in the original), n + 2 for points and a box, 2 for a box alone.
     Names follow Hugging Face: `point_embed.{0..3}` (background, foreground, box corner 1, corner 2),
-    `not_a_point_embed`, `no_mask_embed`; `pe_layer` is the original's Fourier encoding.
+    `not_a_point_embed`, `no_mask_embed`; `pe_layer` and `mask_downscaling` are the original's.
+    A mask prompt (B, P, 4h, 4w) of logits gives a dense prompt per prompt, (B, P, D, h, w).
     """
 
     def __init__(self, config: SAMConfig):
@@ -65,6 +68,11 @@ class PromptEncoder(nn.Module):
         self.point_embed = nn.ModuleList(nn.Embedding(1, c.embed_dim) for _ in range(4))
         self.not_a_point_embed = nn.Embedding(1, c.embed_dim)
         self.no_mask_embed = nn.Embedding(1, c.embed_dim)
+        m = c.mask_input_channels
+        self.mask_downscaling = nn.Sequential(
+            nn.Conv2d(1, m // 4, kernel_size=2, stride=2), LayerNorm2d(m // 4), nn.GELU(),
+            nn.Conv2d(m // 4, m, kernel_size=2, stride=2), LayerNorm2d(m), nn.GELU(),
+            nn.Conv2d(m, c.embed_dim, kernel_size=1))
 
     def dense_pe(self) -> torch.Tensor:
         """Positional encoding of the image-embedding grid: (1, D, h, w)."""
@@ -89,15 +97,23 @@ class PromptEncoder(nn.Module):
         corner = torch.cat([self.point_embed[2].weight, self.point_embed[3].weight])  # (2, D)
         return emb + corner
 
-    def forward(self, points=None, labels=None, boxes=None, batch_size: int | None = None):
-        """-> sparse (B, P, n', D) or None (no prompt), dense (B, D, h, w)."""
-        check_prompts(points, labels, boxes, self.config.image_size, batch_size)
+    def embed_masks(self, masks: torch.Tensor) -> torch.Tensor:
+        """Mask logits (B, P, 4h, 4w) -> dense prompts (B, P, D, h, w)."""
+        b = masks.shape[0]
+        dense = self.mask_downscaling(rearrange(masks, "b p h w -> (b p) 1 h w"))   # (B P, D, h, w)
+        return rearrange(dense, "(b p) d h w -> b p d h w", b=b)
+
+    def forward(self, points=None, labels=None, boxes=None, masks=None, batch_size: int | None = None):
+        """-> sparse (B, P, n', D) or None (no point or box), dense (B, D, h, w), or (B, P, D, h, w) from masks."""
+        check_prompts(points, labels, boxes, self.config.image_size, batch_size, masks, self.config.mask_size)
         sparse = []
         if points is not None:
             sparse.append(self.embed_points(points, labels, pad=boxes is None))
         if boxes is not None:
             sparse.append(self.embed_boxes(boxes))
         sparse = torch.cat(sparse, dim=2) if sparse else None
+        if masks is not None:
+            return sparse, self.embed_masks(masks)
         b = batch_size or (sparse.shape[0] if sparse is not None else 1)
         s = self.config.embedding_size
         dense = rearrange(self.no_mask_embed.weight, "1 d -> 1 d 1 1").expand(b, -1, s, s)  # (B, D, h, w)
