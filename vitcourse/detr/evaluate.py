@@ -15,8 +15,6 @@ import math
 
 import numpy as np
 import torch
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from .boxes import check_xyxy
 
@@ -40,9 +38,14 @@ def coco_evaluate(predictions, targets, num_classes: int | None = None, verbose:
     """predictions: per image {"boxes" (k, 4) xyxy px, "scores" (k,), "labels" (k,)};
     targets: per image {"boxes" (n, 4) xyxy px, "labels" (n,)} (n = 0 is fine) -> {"map": ..., ...}.
 
-    Categories are 0..num_classes-1 (default: the labels seen in the targets). `verbose` prints
-    pycocotools' own report.
+    Categories are 0..num_classes-1 (default: the labels seen in the targets; detections of other
+    labels are then ignored). `verbose` prints pycocotools' own report.
     """
+    try:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    except ImportError as err:                                          # imported here: vitcourse.detr works without it
+        raise ImportError("coco_evaluate needs pycocotools: pip install pycocotools") from err
     if len(predictions) != len(targets):
         raise ValueError(f"need one prediction dict per target image, got {len(predictions)} and {len(targets)}")
     images, gt_anns, dets = [], [], []

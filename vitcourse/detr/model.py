@@ -37,7 +37,8 @@ class DETR(nn.Module):
     """`DETR(backbone, num_classes)`; `model(images)` -> {"logits", "pred_boxes", "auxiliary_outputs"}.
 
     DETR-R50's settings are dim=256, 8 heads, 6 + 6 layers, ffn_dim=2048, 100 queries, dropout 0.1,
-    post-norm; the defaults here are a course-sized model. `class_head` replaces the linear class
+    post-norm; the defaults here are a course-sized model. `dropout` acts on the residual branches and
+    inside the FFN (DETR also drops attention weights; this model does not). `class_head` replaces the linear class
     head, e.g. by an `OpenVocabularyHead` (then pass `text_embeddings` to `forward`).
     """
 
