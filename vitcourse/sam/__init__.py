@@ -1,7 +1,9 @@
 """SAM-style promptable segmentation (Kirillov et al. 2023, "Segment Anything"), small enough for a CPU.
 
     config.py          SAMConfig (original sizes by default; SAMConfig.tiny() for the course)
-    prompt_encoder.py  RandomFourierPositionalEncoding, PromptEncoder (points, boxes, no-mask embedding)
+    layers.py          LayerNorm2d, FeedForward (the hypernetwork and IoU-head MLPs)
+    checks.py          prompt checks with clear errors
+    prompt_encoder.py  RandomFourierPositionalEncoding, PromptEncoder (points, boxes, mask prompts, no-mask embedding)
     transformer.py     TwoWayAttentionBlock, TwoWayTransformer
     mask_decoder.py    MaskDecoder (IoU token, 3 + 1 mask tokens, upscaling, hypernetworks, IoU head)
     model.py           SAM (image encoder + neck, embed_image, predict_masks)

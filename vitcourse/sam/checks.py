@@ -1,6 +1,7 @@
 """Checks on SAM prompts, in Hugging Face's layout: clear errors instead of shape-mismatch tracebacks.
 
-    points (B, P, n, 2) pixels (x, y)   labels (B, P, n) in {1 fg, 0 bg, -1 padding}   boxes (B, P, 4) pixels (x0, y0, x1, y1)
+    points (B, P, n, 2) pixels (x, y)      labels (B, P, n) in {1 foreground, 0 background, -1 padding}
+    boxes (B, P, 4) pixels (x0, y0, x1, y1)  mask_inputs (B, P, 4h, 4w) mask logits
 """
 from __future__ import annotations
 

@@ -43,19 +43,20 @@ class MaskDecoder(nn.Module):
         -> masks (B, P, K, 4h, 4w) logits, iou_pred (B, P, K); K = 3 with multimask_output, else 1."""
         b, d, h, w = image_embeddings.shape
         if d != self.config.embed_dim:
-            raise ValueError(f"image_embeddings must have {self.config.embed_dim} channels, got {tuple(image_embeddings.shape)}")
+            raise ValueError(f"image_embeddings must have {self.config.embed_dim} channels, "
+                             f"got {tuple(image_embeddings.shape)}")
         per_prompt = dense.dim() == 5                                                # (B, P, D, h, w): mask prompts
         if (dense.shape[:1] + dense.shape[-3:]) != image_embeddings.shape or \
                 (per_prompt and sparse is not None and dense.shape[1] != sparse.shape[1]):
             raise ValueError(f"dense prompt {tuple(dense.shape)} must be (B, [P,] D, h, w) for image_embeddings "
-                             f"{tuple(image_embeddings.shape)} and sparse prompts {tuple(getattr(sparse, 'shape', ()))}")
+                             f"{tuple(image_embeddings.shape)} and sparse {tuple(getattr(sparse, 'shape', ()))}")
         p = sparse.shape[1] if sparse is not None else dense.shape[1] if per_prompt else 1
         out_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight])   # (1 + M, D)
         tokens = out_tokens.expand(b, p, -1, -1)                                     # (B, P, 1 + M, D)
         if sparse is not None:
             tokens = torch.cat([tokens, sparse], dim=2)                              # (B, P, T, D)
         tokens = rearrange(tokens, "b p t d -> (b p) t d")
-        if per_prompt:                                                               # (B P, D, h, w): one copy per prompt
+        if per_prompt:                                                               # (B P, D, h, w): a copy per prompt
             src = image_embeddings.repeat_interleave(p, dim=0) + dense.flatten(0, 1)
         else:
             src = (image_embeddings + dense).repeat_interleave(p, dim=0)

@@ -36,7 +36,8 @@ class SAM(nn.Module):
                                  f"but SAMConfig says embedding_size={c.embedding_size}, image_size={c.image_size}")
             encoder_dim = v.dim
         elif image_encoder is not None and encoder_dim is None:
-            raise ValueError("an image encoder that is not a vitcourse ViT must return (B, C, h, w): pass encoder_dim=C")
+            raise ValueError("an image encoder that is not a vitcourse ViT must return (B, C, h, w): "
+                             "pass encoder_dim=C")
         self.image_encoder = image_encoder
         self.neck = None if image_encoder is None else nn.Sequential(
             nn.Conv2d(encoder_dim, c.embed_dim, kernel_size=1, bias=False), LayerNorm2d(c.embed_dim),
@@ -76,7 +77,8 @@ class SAM(nn.Module):
                 tuple(image_embeddings.shape[1:]) != (c.embed_dim, s, s):
             raise ValueError(f"image_embeddings must be (B, {c.embed_dim}, {s}, {s}) (from embed_image), got "
                              f"{tuple(getattr(image_embeddings, 'shape', ()))}")
-        sparse, dense = self.prompt_encoder(points, point_labels, boxes, mask_inputs, batch_size=image_embeddings.shape[0])
+        sparse, dense = self.prompt_encoder(points, point_labels, boxes, mask_inputs,
+                                            batch_size=image_embeddings.shape[0])
         return self.mask_decoder(image_embeddings, self.prompt_encoder.dense_pe(), sparse, dense, multimask_output)
 
     def forward(self, images, points=None, point_labels=None, boxes=None, multimask_output: bool = True,
