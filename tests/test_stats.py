@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from vitcourse.stats import (Comparison, Summary, accuracy_se, bootstrap_ci, errorbar, few_labels, mcnemar,
+from vitcourse.stats import (Comparison, Summary, accuracy_se, bootstrap_ci, errorbar, few_labels, holm, mcnemar,
                              paired_seeds, pairwise, summarize, summary_table)
 
 
@@ -88,7 +88,7 @@ def test_pairwise_orders_best_first_and_holm_adjusts():
     p = sorted(c.p for c in raw)
     expected = sorted([min(1, 3 * p[0]), min(1, max(3 * p[0], 2 * p[1])), min(1, max(3 * p[0], 2 * p[1], p[2]))])
     assert sorted(c.p for c in holm) == pytest.approx(expected)
-    assert all("Holm over 3 pairs" in c.test for c in holm)
+    assert all("Holm over 3" in c.test for c in holm)
     assert holm.sentence().count(".") >= 3 and holm.table().count("\n") == 4
     with pytest.raises(ValueError, match="'holm' or None"):
         pairwise(results, correction="bonferroni")
@@ -136,3 +136,12 @@ def test_result_objects_are_plain_dataclasses():
     c = Comparison(("A", "B"), 0.01, 0.02, 0.6, "test")
     assert not c.resolved and "not resolved" in c.sentence()
     assert isinstance(summarize([1, 2]), Summary)
+
+
+def test_holm_on_chosen_claims():
+    claims = [Comparison(("A", "B"), 0.1, 0.01, 0.01, "t"), Comparison(("C", "D"), 0.1, 0.01, 0.04, "t"),
+              Comparison(("E", "F"), 0.1, 0.01, 0.03, "t")]
+    adjusted = holm(claims)
+    assert [c.p for c in adjusted] == pytest.approx([0.03, 0.06, 0.06])  # 3 x 0.01, max(0.03, 2 x 0.03), then 0.04 -> 0.06
+    assert [c.resolved for c in adjusted] == [True, False, False] and "Holm over 3" in adjusted[0].test
+    assert holm([Comparison(("A", "B"), 0.1, 0.01, 0.04, "t")])[0].p == 0.04

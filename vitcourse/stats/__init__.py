@@ -10,6 +10,7 @@ test gives p < alpha; otherwise it reads "not resolved at this scale".
     c = mcnemar(correct_a, correct_b)        # two classifiers, one test set (per-example correctness)
     c.resolved, c.sentence(), c.table()      # Comparison: diff (A − B), se, p
     pairwise({"A": a, "B": b, "C": c})       # every pair, Holm-adjusted; .sentence(), .table()
+    holm([c1, c2, c3])                       # Holm-adjust the claims made in one place
     bootstrap_ci(correct.astype(float))      # Interval via scipy.stats.bootstrap (BCa)
     few_labels(y, k=5, seed=0)               # indices: k random examples of every class
     errorbar(results, ax)                    # mean ± sd with every seed's value as a dot
@@ -20,9 +21,9 @@ assumes roughly normal differences; McNemar (McNemar 1947; exact binomial when f
 examples are discordant) assumes nothing but tests one trained pair on one test set, so it
 ignores seed-to-seed variation. Bootstrap over test examples (hundreds), not over 3 seeds.
 """
-from .compare import Comparison, Comparisons, mcnemar, paired_seeds, pairwise
+from .compare import Comparison, Comparisons, holm, mcnemar, paired_seeds, pairwise
 from .resample import Interval, bootstrap_ci, few_labels
 from .summary import Summary, accuracy_se, errorbar, summarize, summary_table
 
-__all__ = ["Comparison", "Comparisons", "mcnemar", "paired_seeds", "pairwise", "Interval", "bootstrap_ci",
+__all__ = ["Comparison", "Comparisons", "holm", "mcnemar", "paired_seeds", "pairwise", "Interval", "bootstrap_ci",
            "few_labels", "Summary", "accuracy_se", "errorbar", "summarize", "summary_table"]

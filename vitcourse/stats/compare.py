@@ -111,9 +111,17 @@ def pairwise(results: dict, alpha: float = 0.05, correction: str | None = "holm"
     order = sorted(results, key=lambda k: -sign * summarize(results[k], k).mean)
     out = Comparisons(paired_seeds(results[a], results[b], (a, b), alpha, higher_is_better)
                       for a, b in combinations(order, 2))
-    if correction == "holm" and len(out) > 1:
-        m, running = len(out), 0.0
-        for rank, i in enumerate(np.argsort([c.p for c in out], kind="stable")):
-            running = max(running, min(1.0, (m - rank) * out[i].p))
-            out[i].p, out[i].test = running, out[i].test + f", Holm over {m} pairs"
+    return holm(out) if correction == "holm" else out
+
+
+def holm(comparisons) -> Comparisons:
+    """Holm's step-down adjustment (Holm 1979) of the p-values of several comparisons, in place:
+    the family of claims made in one place is wrong anywhere with probability at most alpha."""
+    out = Comparisons(comparisons)
+    m, running = len(out), 0.0
+    if m < 2:
+        return out
+    for rank, i in enumerate(np.argsort([c.p for c in out], kind="stable")):
+        running = max(running, min(1.0, (m - rank) * out[i].p))
+        out[i].p, out[i].test = running, out[i].test + f", Holm over {m}"
     return out
