@@ -146,3 +146,32 @@ def test_errors():
                                                                   cross_attention=True), BOS)
     with pytest.raises(ValueError, match="bos_token_id"):
         ImageToText(enc, GPT(V, T, dim=12, depth=1, num_heads=2, cross_attention=True), V)
+
+
+class WideStem(torch.nn.Module):
+    """A non-ViT encoder for wide text lines (H=8, W=32): one token per 4-pixel column strip."""
+
+    def __init__(self, dim=10):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, dim, kernel_size=(8, 4), stride=(8, 4))
+
+    def forward_features(self, images):                                  # (B, 1, 8, W) -> (B, W / 4, D)
+        return self.conv(images).flatten(2).transpose(1, 2)
+
+
+def test_any_encoder_with_forward_features_and_non_square_images():
+    torch.manual_seed(0)
+    model = ImageToText(WideStem(), GPT(V, T, dim=16, depth=1, num_heads=2, cross_attention=True), BOS, EOS, PAD,
+                        encoder_dim=10)
+    lines = torch.randn(2, 1, 8, 32)
+    ids = torch.randint(0, V, (2, 5))
+    assert model(lines, ids).shape == (2, 5, V)
+    assert model.cross_attention_maps(lines, ids)[0].shape == (2, 2, 5, 8)   # 8 column tokens
+    assert model.generate(lines, 4, num_beams=2).shape[0] == 2
+    with pytest.raises(ValueError, match="encoder_dim"):
+        ImageToText(WideStem(), GPT(V, T, dim=16, depth=1, num_heads=2, cross_attention=True), BOS)
+    wrong = ImageToText(WideStem(), GPT(V, T, dim=16, depth=1, num_heads=2, cross_attention=True), BOS, encoder_dim=12)
+    with pytest.raises(ValueError, match=r"expected \(B, M, 12\)"):
+        wrong(lines, ids)
+    with pytest.raises(TypeError, match="forward_features"):
+        ImageToText(torch.nn.Linear(2, 2), GPT(V, T, dim=16, depth=1, num_heads=2, cross_attention=True), BOS)

@@ -10,9 +10,11 @@ When the widths differ, `enc_to_dec_proj` (Hugging Face's name) maps encoder tok
     c = proj(ViT(image))                        # (B, M, D_dec)
     logits = GPT(token_ids, context=c)          # (B, T, V): position t predicts token t + 1
 
-`token_ids` start with `bos_token_id` (Hugging Face's `decoder_start_token_id`). Any vocabulary
-and any image size the ViT accepts (its `image_size`, channels); convert to and from
-Hugging Face with `vitcourse.interop.encoder_decoder_from_hf` / `encoder_decoder_to_hf`.
+`token_ids` start with `bos_token_id` (Hugging Face's `decoder_start_token_id`). Any vocabulary,
+and any image the encoder accepts: a `ViT` (its `image_size` and channels), or any module with
+`forward_features(images) -> (B, M, D_enc)` (give `encoder_dim`), e.g. a convolutional stem for
+wide text lines. Convert to and from Hugging Face with
+`vitcourse.interop.encoder_decoder_from_hf` / `encoder_decoder_to_hf` (ViT encoders).
 """
 from __future__ import annotations
 
@@ -27,17 +29,19 @@ from .vit import ViT
 
 
 class ImageToText(nn.Module):
-    """`encoder` (a head-less ViT), optional `enc_to_dec_proj`, `decoder` (a GPT with cross-attention)."""
+    """`encoder` (a head-less ViT, or a module with `forward_features`), optional `enc_to_dec_proj`,
+    `decoder` (a GPT with cross-attention)."""
 
-    def __init__(self, encoder: ViT, decoder: GPT, bos_token_id: int, eos_token_id: int | None = None,
-                 pad_token_id: int | None = None):
+    def __init__(self, encoder: nn.Module, decoder: GPT, bos_token_id: int, eos_token_id: int | None = None,
+                 pad_token_id: int | None = None, encoder_dim: int | None = None):
         super().__init__()
-        if not isinstance(encoder, ViT):
-            raise TypeError(f"encoder must be a vitcourse.ViT, got {type(encoder).__name__}")
+        if not isinstance(encoder, nn.Module) or not callable(getattr(encoder, "forward_features", None)):
+            raise TypeError(f"encoder must be a vitcourse.ViT or a module with forward_features(images) -> "
+                            f"(B, M, D), got {type(encoder).__name__}")
         if not isinstance(decoder, GPT) or not decoder.cross_attention or not decoder.causal:
             raise TypeError("decoder must be a causal vitcourse.GPT built with cross_attention=True, got "
                             f"{type(decoder).__name__}")
-        if encoder.config.num_classes:
+        if isinstance(encoder, ViT) and encoder.config.num_classes:
             raise ValueError(f"the encoder must be head-less (ViTConfig num_classes=0), got num_classes="
                              f"{encoder.config.num_classes}: the decoder reads its tokens, not its class scores")
         v = decoder.vocab_size
@@ -45,7 +49,10 @@ class ImageToText(nn.Module):
         self.eos_token_id = None if eos_token_id is None else _int("eos_token_id", eos_token_id, 0, v - 1)
         self.pad_token_id = None if pad_token_id is None else _int("pad_token_id", pad_token_id, 0, v - 1)
         self.encoder, self.decoder = encoder, decoder
-        d_enc, d_dec = encoder.config.dim, decoder.tok_embed.embedding_dim
+        if encoder_dim is None and not isinstance(encoder, ViT):
+            raise ValueError("encoder_dim is needed for an encoder that is not a vitcourse.ViT: the width D "
+                             "of its forward_features tokens")
+        d_enc, d_dec = encoder.config.dim if encoder_dim is None else encoder_dim, decoder.tok_embed.embedding_dim
         self.enc_to_dec_proj = nn.Linear(d_enc, d_dec) if d_enc != d_dec else None
 
     @property
@@ -55,6 +62,9 @@ class ImageToText(nn.Module):
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> the tokens the decoder attends to (B, M, D_dec): all of them, class token included."""
         x = self.encoder.forward_features(images)                                  # (B, M, D_enc)
+        d = self.decoder.tok_embed.embedding_dim if self.enc_to_dec_proj is None else self.enc_to_dec_proj.in_features
+        if x.dim() != 3 or x.shape[2] != d:
+            raise ValueError(f"the encoder gave tokens of shape {tuple(x.shape)}; expected (B, M, {d})")
         return x if self.enc_to_dec_proj is None else self.enc_to_dec_proj(x)     # (B, M, D_dec)
 
     def forward(self, images: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
@@ -110,7 +120,7 @@ class ImageToText(nn.Module):
     @torch.no_grad()
     def cross_attention_maps(self, images: torch.Tensor, token_ids: torch.Tensor) -> list[torch.Tensor]:
         """Per decoder block, the (B, heads, T, M) weights each token puts on the M image tokens
-        (class token first when the ViT has one; the rest in raster order of the patch grid)."""
+        (for a ViT: the class token first when it has one, then the patch grid in raster order)."""
         context = self.encode(images)
         self._check_batch(images, token_ids)
         return self.decoder.attention_maps(token_ids, context=context, cross=True)
