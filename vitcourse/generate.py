@@ -7,10 +7,11 @@ encoder-decoder can pick that example's image tokens when beams multiply the row
 - sampling: softmax(logits / temperature), optionally over the `top_k` largest (Holtzman et al. 2020
   discuss why truncation helps); seeded by a `torch.Generator`;
 - greedy: the argmax at every step;
-- beam search (Graves 2012; Wu et al. 2016, Section 7, for the length penalty): keep the
+- beam search (Graves 2012, Section 2.4; Sutskever et al. 2014, Section 3.2): keep the
   `num_beams` best partial sequences by summed log-probability; a finished hypothesis is scored
-  sum_logprob / generated_length ** length_penalty, Hugging Face's default (`length_penalty=1.0`:
-  the mean log-probability per generated token, EOS included). `early_stopping` follows
+  sum_logprob / generated_length ** length_penalty, Hugging Face's rule (`length_penalty=1.0`, its
+  default: the mean log-probability per generated token, EOS included; Wu et al. 2016, Section 7,
+  divide by ((5 + length) / 6) ** alpha instead). `early_stopping` follows
   Hugging Face: False stops when no running beam can beat the worst kept hypothesis at its current
   length, True stops as soon as `num_beams` hypotheses are finished, "never" waits for the best possible.
 
