@@ -7,7 +7,7 @@ encoder-decoder can pick that example's image tokens when beams multiply the row
 - sampling: softmax(logits / temperature), optionally over the `top_k` largest (Holtzman et al. 2020
   discuss why truncation helps); seeded by a `torch.Generator`;
 - greedy: the argmax at every step;
-- beam search (Graves 2012, Section 2.4; Sutskever et al. 2014, Section 3.2): keep the
+- beam search (Sutskever et al. 2014, Section 3.2): keep the
   `num_beams` best partial sequences by summed log-probability; a finished hypothesis is scored
   sum_logprob / generated_length ** length_penalty, Hugging Face's rule (`length_penalty=1.0`, its
   default: the mean log-probability per generated token, EOS included; Wu et al. 2016, Section 7,
