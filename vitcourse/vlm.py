@@ -1,12 +1,12 @@
 """Three ways to fuse vision and language, on one interface: visual question answering.
 
 `model(images, question_ids) -> answer logits (B, A)` over a closed answer vocabulary (VQA as
-classification, as ViLT does; Kim et al. 2021, Section 3.1), so the three are compared on the same
+classification, as ViLT does for VQAv2; Kim et al. 2021), so the three are compared on the same
 task with the same loss. The generative form of cross-attention fusion (free text) is
 `vitcourse.encoder_decoder.ImageToText`. Every model reads the image as the M tokens of a head-less
 `ViT` and the question with a causal `GPT` (no LM head); the question is summarised by the hidden
 state of its last real token (questions are right-padded with `pad_token_id`), which has seen the
-whole question, as GPT-style classifiers read it (Radford et al. 2018, Section 3.3).
+whole question, as GPT's classifiers read the final block's last activation (Radford et al. 2018, Section 3.2).
 
 - `LateFusion`: the pooled image vector (the ViT's class token or mean) and the question vector
   meet only in an MLP over [v; q; v * q] (dual encoders, e.g. CLIP towers + a head). The image is
@@ -16,7 +16,7 @@ whole question, as GPT-style classifiers read it (Radford et al. 2018, Section 3
   Li et al. 2022, Section 3.1).
 - `EarlyFusion`: image tokens, projected to the language model's width, are put in front of the
   question tokens as one causal sequence (LLaVA's projector, Liu et al. 2023, Section 4.1; GIT,
-  Wang et al. 2022, Section 2.2): the language model reads M + T tokens.
+  Wang et al. 2022): the language model reads M + T tokens.
 
 `cost(question_len)` reports the tokens through the language model and the forward FLOPs counted
 by `torch.utils.flop_counter` (fused attention included), so models can be compared at comparable
