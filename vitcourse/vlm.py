@@ -12,8 +12,8 @@ whole question, as GPT's classifiers read the final block's last activation (Rad
   meet only in an MLP over [v; q; v * q] (dual encoders, e.g. CLIP towers + a head). The image is
   one vector before it meets the question.
 - `CrossAttentionFusion`: every question token attends to ALL image tokens in every block
-  (Flamingo's gated cross-attention and BLIP's text decoder; Alayrac et al. 2022, Section 2.2;
-  Li et al. 2022, Section 3.1).
+  (the pattern of BLIP's text decoder, Li et al. 2022, Section 3.1, and of Flamingo, Alayrac et al.
+  2022, Section 2.2, whose cross-attention layers also carry a tanh gate that starts closed: not here).
 - `EarlyFusion`: image tokens, projected to the language model's width, are put in front of the
   question tokens as one causal sequence (LLaVA's projector, Liu et al. 2023, Section 4.1; GIT,
   Wang et al. 2022): the language model reads M + T tokens.
