@@ -71,7 +71,7 @@ class _Fusion(nn.Module):
         d, m = self.image_encoder.config.dim, self.image_encoder.config.num_tokens
         if not isinstance(image_tokens, torch.Tensor) or image_tokens.dim() != 3 or image_tokens.shape[2] != d:
             raise ValueError(f"image_tokens must be (B, M, {d}), got {getattr(image_tokens, 'shape', image_tokens)}")
-        if isinstance(self, EarlyFusion) and image_tokens.shape[1] != m:
+        if getattr(self, "prefix_len", 0) and image_tokens.shape[1] != m:                 # early fusion's positions
             raise ValueError(f"early fusion was built for {m} image tokens, got {image_tokens.shape[1]}")
         self.text.check_idx(question_ids, "question_ids", prefix_len=getattr(self, "prefix_len", 0))
         if question_ids.shape[0] != image_tokens.shape[0]:
@@ -167,10 +167,10 @@ class EarlyFusion(_Fusion):
     def __init__(self, image_encoder: ViT, vocab_size: int, num_answers: int, dim: int = 64, depth: int = 2,
                  num_heads: int = 4, max_question_len: int = 16, hidden_dim: int | None = None,
                  pad_token_id: int | None = None, freeze_image_encoder: bool = False):
-        self_prefix = image_encoder.config.num_tokens if isinstance(image_encoder, ViT) else 0
+        m = image_encoder.config.num_tokens if isinstance(image_encoder, ViT) else 0      # M image tokens
         super().__init__(image_encoder, vocab_size, num_answers, dim, depth, num_heads,
-                         self_prefix + max_question_len, pad_token_id, False, freeze_image_encoder)
-        self.prefix_len = self_prefix
+                         m + max_question_len, pad_token_id, False, freeze_image_encoder)
+        self.prefix_len = m
         self.projector = nn.Linear(image_encoder.config.dim, dim)                  # LLaVA's projection W
         self.head = _head(dim, hidden_dim or 2 * dim, num_answers)
 
