@@ -70,5 +70,7 @@ def test_clear_errors():
         HungarianMatcher()(outputs, targets * 2)
     with pytest.raises(ValueError, match=r"\(2, 4\)"):
         HungarianMatcher()(outputs, [{"class_labels": torch.tensor([0, 1]), "boxes": torch.rand(3, 4)}])
+    with pytest.raises(ValueError, match="diverged"):
+        HungarianMatcher()({"logits": outputs["logits"], "pred_boxes": outputs["pred_boxes"] * float("nan")}, targets)
     with pytest.raises(ValueError, match="pred_boxes"):
         HungarianMatcher()({"logits": outputs["logits"], "pred_boxes": torch.rand(1, 5, 4)}, targets)

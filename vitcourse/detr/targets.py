@@ -23,6 +23,9 @@ def check_outputs(outputs, name: str = "outputs") -> tuple[int, int, int]:
     if boxes.shape != (*logits.shape[:2], 4):
         raise ValueError(f"{name}['pred_boxes'] must be (B, Q, 4) = {(*logits.shape[:2], 4)} to match the "
                          f"logits, got {tuple(boxes.shape)}")
+    if not (torch.isfinite(logits).all() and torch.isfinite(boxes).all()):
+        raise ValueError(f"{name} contain NaN or infinite values: the model has diverged (lower the learning "
+                         f"rate, clip gradients as DETR does at 0.1)")
     return logits.shape[0], logits.shape[1], logits.shape[2] - 1
 
 
