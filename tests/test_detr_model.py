@@ -161,3 +161,17 @@ def test_clear_errors():
         DETR(FeatureMap(), num_classes=2, dim=16)(torch.randn(2, 6, 9))
     with pytest.raises(TypeError, match="SmallCNN"):
         CNNBackbone(nn.Conv2d(3, 8, 3))
+
+
+def test_backbones_keep_the_grid_and_share_weights():
+    torch.manual_seed(0)
+    vit = ViT(ViTConfig(image_size=32, patch_size=8, in_channels=3, num_classes=0, dim=16, depth=1, num_heads=2, mlp_dim=32))
+    x = torch.randn(2, 3, 32, 32)
+    fmap, tokens = ViTBackbone(vit)(x), vit.forward_features(x)           # (B, D, 4, 4), (B, 1 + 16, D)
+    assert fmap.shape == (2, 16, 4, 4)
+    torch.testing.assert_close(fmap[:, :, 1, 2], tokens[:, 1 + 1 * 4 + 2])  # row 1, column 2 in raster order
+    cnn = SmallCNN(3, 3, width=8, image_size=32)
+    backbone = CNNBackbone(cnn)
+    assert backbone.features is cnn.features and backbone(x).shape == (2, 32, 8, 8)
+    with pytest.raises(ValueError, match="expects 32x32"):
+        backbone(torch.randn(1, 3, 16, 16))
