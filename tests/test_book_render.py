@@ -58,22 +58,26 @@ def soup(page: Path):
     return bs4.BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
 
 
+def strings(node, skip: tuple[str, ...], skip_maths: bool):
+    """The text nodes under `node`, leaving out the subtrees of the `skip` tags (and of rendered maths)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bs4.NavigableString):
+            if type(item) is bs4.NavigableString:                    # not a comment, doctype, CDATA...
+                yield item
+        elif item.name not in skip and not (skip_maths and "math" in (item.get("class") or ())):
+            stack.extend(reversed(item.contents))
+
+
 def prose_strings(page: Path):
     """Visible text outside code blocks, scripts and rendered maths: where Markdown must be rendered."""
-    for s in soup(page).find_all(string=True):
-        if isinstance(s, bs4.Comment):
-            continue
-        if s.find_parent(CODE_TAGS) is not None:
-            continue
-        if s.find_parent(class_="math") is not None:
-            continue
-        yield s
+    return strings(soup(page), CODE_TAGS, skip_maths=True)
 
 
 def visible_text(page: Path) -> str:
     body = soup(page).body or soup(page)                # index.html is only a redirect
-    return "".join(s for s in body.find_all(string=True)
-                     if not isinstance(s, bs4.Comment) and s.find_parent(("script", "style")) is None)
+    return "".join(strings(body, ("script", "style"), skip_maths=False))
 
 
 def where(page: Path) -> str:
