@@ -71,6 +71,8 @@ class SAM(nn.Module):
         points (B, P, n, 2) and boxes (B, P, 4) in input pixels; point_labels (B, P, n): 1 foreground,
         0 background, -1 padding; mask_inputs (B, P, 4h, 4w): mask logits, e.g. the previous round's
         (the paper's interactive training). No prompt at all gives P = 1 (a guess from the image alone).
+        multimask_output=True returns the 3 ambiguity-aware masks (for one click); False the 4th token's
+        single mask, which the paper returns, and trains, for several prompts. Train both, or token 0 stays untrained.
         """
         c, s = self.config, self.config.embedding_size
         if not isinstance(image_embeddings, torch.Tensor) or image_embeddings.dim() != 4 or \
