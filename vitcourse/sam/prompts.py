@@ -28,8 +28,8 @@ def _masks(masks: torch.Tensor, name: str = "masks") -> torch.Tensor:
 def _sample_pixels(region: torch.Tensor, num: int, generator) -> torch.Tensor:
     """Uniform pixels of each non-empty (H, W) region of (B, P, H, W) -> (B, P, num, 2) as (x, y)."""
     b, p, h, w = region.shape
-    weights = region.reshape(b * p, h * w).double()
-    idx = torch.multinomial(weights, num, replacement=True, generator=generator)     # (B P, num) flat indices
+    weights = region.reshape(b * p, h * w).double().cpu()                            # seeded CPU draw
+    idx = torch.multinomial(weights, num, replacement=True, generator=generator).to(region.device)  # (B P, num)
     xy = torch.stack([idx % w, idx // w], dim=-1).to(torch.get_default_dtype())      # (B P, num, 2)
     return xy.reshape(b, p, num, 2)
 
@@ -43,7 +43,7 @@ def sample_points(masks: torch.Tensor, num_points: int = 1, generator: torch.Gen
     if empty.any():
         raise ValueError(f"{int(empty.sum())} mask(s) are empty: a point prompt needs an object to point at")
     points = _sample_pixels(masks, num_points, generator)
-    return points, torch.ones(points.shape[:3], dtype=torch.long)
+    return points, torch.ones(points.shape[:3], dtype=torch.long, device=points.device)
 
 
 def box_from_mask(masks: torch.Tensor) -> torch.Tensor:
@@ -69,7 +69,7 @@ def sample_boxes(masks: torch.Tensor, jitter: float = 0.1, max_jitter: float = 2
     box = box_from_mask(masks)                                                       # (B, P, 4)
     h, w = masks.shape[-2:]
     side = torch.stack([box[..., 2] - box[..., 0] + 1, box[..., 3] - box[..., 1] + 1], dim=-1).repeat(1, 1, 2)
-    noise = torch.randn(box.shape, generator=generator, dtype=box.dtype) * jitter * side
+    noise = torch.randn(box.shape, generator=generator, dtype=box.dtype).to(box.device) * jitter * side  # CPU draw
     box = box + noise.clamp(-max_jitter, max_jitter)
     box[..., 0::2] = box[..., 0::2].clamp(0, w - 1)
     box[..., 1::2] = box[..., 1::2].clamp(0, h - 1)
