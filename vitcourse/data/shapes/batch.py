@@ -16,16 +16,17 @@ from .render import sample_scene
 from .world import ShapesWorld
 
 
-def scene_to_item(scene, qa: list | None = None) -> dict:
+def scene_to_item(scene, qa: list | None = None, image: bool = True) -> dict:
     """One scene as a dict of tensors and lists (K objects, S = image side):
     image (3, S, S) float32; caption str; boxes (K, 4) float32 (x0, y0, x1, y1), exclusive x1/y1;
     masks (K, S, S) bool visible masks; labels (K,) int64 shape ids (index in world.shapes);
     colour_labels (K,) int64 (index in world.colours); parents (K,) int64, -1 for top level;
-    objects: [{colour, shape, size, position, centre}]; qa: [(kind, question, answer)] or None."""
+    objects: [{colour, shape, size, position, centre}]; qa: [(kind, question, answer)] or None.
+    image=False leaves the image out (make_batch stacks the images itself)."""
     w, objs = scene.world, scene.objects
     ids = lambda values: torch.from_numpy(np.array(values, dtype=np.int64))   # noqa: E731
-    return {
-        "image": torch.from_numpy(scene.image),
+    item = {"image": torch.from_numpy(scene.image)} if image else {}
+    return item | {
         "caption": scene.caption,
         "boxes": torch.from_numpy(scene.boxes.astype(np.float32)),
         "masks": torch.from_numpy(scene.masks),
@@ -43,7 +44,7 @@ def collate_scenes(items: list) -> dict:
     (key "image" -> "images", "caption" -> "captions", the others keep their names)."""
     if not items:
         raise ValueError("collate_scenes needs at least one item")
-    out = {"images": torch.stack([it["image"] for it in items])}        # (N, 3, S, S)
+    out = {"images": torch.stack([it["image"] for it in items])} if "image" in items[0] else {}
     for key in items[0]:
         if key != "image":
             out[key if key.endswith("s") or key == "qa" else key + "s"] = [it[key] for it in items]
@@ -82,4 +83,8 @@ def make_batch(world: ShapesWorld, n: int, seed: int = 0, questions: bool = Fals
     """n scenes collated: images (n, 3, S, S) float32 in [0, 1], captions [str], boxes, masks,
     labels, colour_labels, parents, objects, qa: lists of n (see `scene_to_item`)."""
     ds = ShapesDataset(world, n, seed, questions)
-    return collate_scenes([ds[i] for i in range(n)])
+    drawn = [ds._draw(i) for i in range(n)]
+    items = [scene_to_item(sc, qa_pairs(sc, rng) if questions else None, image=False) for sc, rng in drawn]
+    out = collate_scenes(items)
+    out["images"] = torch.from_numpy(np.stack([sc.image for sc, _ in drawn]))    # (n, 3, S, S)
+    return out

@@ -40,11 +40,11 @@ def shape_mask(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarr
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def _centre(rng, position: str, r: float, side: int) -> tuple:
-    """A centre inside the named half, the whole object inside the image."""
+def _centre(u_along: float, u_across: float, position: str, r: float, side: int) -> tuple:
+    """A centre inside the named half, the whole object inside the image (u_*: uniforms in [0, 1))."""
     half = side / 2 - MIDLINE_MARGIN
-    along = rng.uniform(r, side - r)
-    across = rng.uniform(r, half) if position in ("left", "top") else rng.uniform(side - half, side - r)
+    along = r + u_along * (side - 2 * r)
+    across = r + u_across * (half - r) if position in ("left", "top") else side - half + u_across * (half - r)
     return (across, along) if position in ("left", "right") else (along, across)
 
 
@@ -65,7 +65,7 @@ class _Canvas:
         self.objects, self.area, self.visible = [], [], []
         self.painted = {}     # colour -> (H, W) bool: the whole shapes drawn in that colour
 
-    def place(self, colour, shape, size, position, centre, r, rng, parent=None) -> bool:
+    def place(self, colour, shape, size, position, centre, r, u_rgb, parent=None) -> bool:
         """Paint the object if every earlier one keeps min_visible of its pixels and it overlaps
         no earlier object of the same colour (whole shapes); False (nothing painted) otherwise."""
         win, dx, dy = _window(*centre, r, self.side)
@@ -86,7 +86,7 @@ class _Canvas:
             same = self.painted[colour] = np.zeros_like(self.owner, bool)
         same[win] |= m
         jitter = self.world.colour_jitter
-        rgb = tuple(np.clip(np.add(COLOURS[colour], rng.uniform(-jitter, jitter, 3)), 0, 1).tolist())
+        rgb = tuple(min(max(c + jitter * (2 * u - 1), 0.0), 1.0) for c, u in zip(COLOURS[colour], u_rgb))
         self.objects.append(ShapeObject(colour, shape, size, position, tuple(map(float, centre)),
                                         float(r), rgb, None, (), parent))
         self.area.append(area)
@@ -97,25 +97,26 @@ class _Canvas:
 def _try_scene(world: ShapesWorld, rng, n: int, nest: bool):
     canvas, side, sizes = _Canvas(world), world.image_size, world.sizes
     for i in range(n):
+        parent = i == 0 and nest
+        pairs = [p for p in world.pairs if p[1] in PARENT_SHAPES] if parent else world.pairs
         for _ in range(OBJECT_TRIES):
-            pairs = world.pairs
-            if i == 0 and nest:
-                pairs = [p for p in pairs if p[1] in PARENT_SHAPES]
-            colour, shape = pairs[rng.integers(len(pairs))]
-            size, base = max(sizes, key=lambda kv: kv[1]) if i == 0 and nest else sizes[rng.integers(len(sizes))]
-            r = base * (1 + world.size_jitter * rng.uniform(-1, 1))
-            position = POSITIONS[rng.integers(len(POSITIONS))]
-            centre = _centre(rng, position, r, side)
-            if canvas.place(colour, shape, size, position, centre, r, rng):
+            u = rng.random(9).tolist()        # one draw per attempt: pair, size, radius, place, rgb
+            colour, shape = pairs[int(u[0] * len(pairs))]
+            size, base = max(sizes, key=lambda kv: kv[1]) if parent else sizes[int(u[1] * len(sizes))]
+            r = base * (1 + world.size_jitter * (2 * u[2] - 1))
+            position = POSITIONS[int(u[3] * len(POSITIONS))]
+            centre = _centre(u[4], u[5], position, r, side)
+            if canvas.place(colour, shape, size, position, centre, r, u[6:]):
                 break
         else:
             return None
-        if i == 0 and nest:
+        if parent:
             kids = [p for p in world.pairs if p[0] != colour]
             if not kids:
                 return None
-            c2, s2 = kids[rng.integers(len(kids))]
-            if not canvas.place(c2, s2, "small", position, centre, CHILD_SCALE[shape] * r, rng, parent=0):
+            u = rng.random(4).tolist()
+            c2, s2 = kids[int(u[0] * len(kids))]
+            if not canvas.place(c2, s2, "small", position, centre, CHILD_SCALE[shape] * r, u[1:], parent=0):
                 return None
     return canvas
 
