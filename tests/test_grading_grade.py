@@ -1,6 +1,7 @@
 """Finding submissions, rubric and late penalty, the gradebook and feedback files, the CLI."""
 import csv
 import os
+import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,7 +10,8 @@ import pytest
 
 from vitcourse.grading.cli import main
 from vitcourse.grading.config import CourseConfig, load_config, load_rubric, load_times, parse_time
-from vitcourse.grading.grade import StudentResult, TestScore, find_submissions
+from vitcourse.grading.grade import StudentResult, TestScore
+from vitcourse.grading.submissions import file_name, find_submissions
 from vitcourse.grading.report import columns, rows
 from vitcourse.grading.spec import Check
 
@@ -35,13 +37,34 @@ def test_find_submissions_files_and_folders(tmp_path):
     touch(tmp_path / "carla" / "TP1_final_tp1.ipynb")
     touch(tmp_path / "carla" / ".ipynb_checkpoints" / "tp1-checkpoint.ipynb")
     touch(tmp_path / "dan" / "readme.md")
-    touch(tmp_path / "ana" / "tp1.ipynb")                       # a second "ana": kept apart
-    subs = {s.student: s for s in find_submissions(tmp_path, "tp1")}
-    assert sorted(subs) == ["ana", "ana_2", "bo", "carla", "dan"]
+    touch(tmp_path / "ana" / "tp1.ipynb")                       # a second "ana": both keep their entry name
+    subs, skipped = find_submissions(tmp_path, "tp1")
+    subs = {s.student: s for s in subs}
+    assert sorted(subs) == ["ana.ipynb", "ana/", "bo", "carla", "dan"]
+    assert all("claimed by" in subs[k].warnings[0] for k in ("ana.ipynb", "ana/"))
     assert subs["carla"].path.name == "TP1_final_tp1.ipynb"
-    assert subs["dan"].path is None and "no notebook" in subs["dan"].notes[0]
+    assert subs["dan"].path is None and "no notebook" in subs["dan"].notes[0] and subs["dan"].warnings
+    assert dict(skipped) == {".hidden.ipynb": "hidden (its name starts with a dot)",
+                             "notes.txt": "neither a notebook (.ipynb), a script (.py) nor a folder"}
     with pytest.raises(ValueError, match="does not exist"):
         find_submissions(tmp_path / "nope", "tp1")
+
+
+def test_naming_rule_and_every_file_name(tmp_path):
+    """tpN_<name> is student <name> in every TP; underscores, upper-case extensions, long and odd names
+    all get a row; a clash never takes another student's name."""
+    long = "x" * 240                                           # the file system allows 255 bytes
+    for name in ("tp1_ana.ipynb", "TP1-Bo.IPYNB", "_carla.py", f"{long}.ipynb", "tp2_dan.ipynb", "año ñ.py",
+                 "bo.py", "tp1_bo.py"):
+        touch(tmp_path / name)
+    subs, skipped = find_submissions(tmp_path, "tp1")
+    ids = [s.student for s in subs]
+    assert len(subs) == 8 and not skipped and len(set(ids)) == 8
+    assert {"ana", "Bo", "_carla", long, "dan", "año ñ"} <= set(ids) and {"bo.py", "tp1_bo.py"} <= set(ids)
+    assert "graded as tp1" in next(s for s in subs if s.student == "dan").warnings[0]
+    names = [file_name(i) for i in ids] + [file_name("ana_"), file_name("ANA"), file_name("Ana")]
+    assert len(set(n.lower() for n in names)) == len(names) and max(map(len, names)) <= 93
+    assert file_name("ana") == "ana"
 
 
 def result(student, points, entry=None):
@@ -126,17 +149,63 @@ def test_cli_grade_end_to_end(tmp_path, capsys):
     assert "- comment: complete" in (out / "feedback" / "sol.md").read_text()
 
 
+def gradebook(path, tp, finals: dict):
+    cols = columns(tp)
+    lines = [",".join(cols)] + [",".join(student if c == "student" else (str(v) if c == "final" else "")
+                                         for c in cols) for student, v in finals.items()]
+    return touch(path, "\n".join(lines) + "\n")
+
+
 def test_cli_exercises_check_and_final(tmp_path, capsys):
+    """tp1_ana and tp2_ana are one student (ids come from find_submissions); the formula is course.yml's."""
     assert main(["exercises", "--check"]) == 0
-    g1 = touch(tmp_path / "g1.csv", "student,final\nana,8\nbo,6\n")
-    g2 = touch(tmp_path / "g2.csv", "student,final\nana,10\n")
+    g1 = gradebook(tmp_path / "g1.csv", "tp1", {"ana": 8, "bo": 6})
+    g2 = gradebook(tmp_path / "g2.csv", "tp2", {"ana": 10})
     project = touch(tmp_path / "p.csv", "student,project\nana,9\nbo,7\n")
-    assert main(["final", "--exercises", str(g1), str(g2), "--project", str(project), "--out", str(tmp_path / "f.csv")]) == 0
-    with open(tmp_path / "f.csv") as f:
+    out = tmp_path / "f.csv"
+    assert main(["final", "--exercises", str(g1), str(g2), "--project", str(project), "--out", str(out)]) == 0
+    assert "note: bo: no tp2 submission (0)" in capsys.readouterr().out
+    with open(out) as f:
         final = {r["student"]: r for r in csv.DictReader(f)}
-    assert final["ana"]["final"] == "9" and final["bo"]["exercises"] == "3" and final["bo"]["final"] == "5.4"
+    assert set(final) == {"ana", "bo"}
+    assert (final["ana"]["tp1"], final["ana"]["tp2"], final["ana"]["final"]) == ("8", "10", "9")
+    assert final["bo"]["exercises"] == "3" and final["bo"]["final"] == "5.4"
     assert main(["grade", "tp9", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "unknown exercise 'tp9'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case, words", [
+    ("project above the maximum", r"ana project = 11 is outside \[0, 10\]"),
+    ("unknown student", r"students with no row in any gradebook: \['anna'\]"),
+    ("duplicate row", "student 'ana' appears twice"),
+    ("same TP twice", "two gradebooks of tp1"),
+    ("missing file", "does not exist"),
+    ("missing column", r"has no column\(s\) \['project'\]"),
+    ("not a number", "'eight' is not a number"),
+])
+def test_final_refuses_bad_inputs(tmp_path, capsys, case, words):
+    g1 = gradebook(tmp_path / "g1.csv", "tp1", {"ana": 8, "bo": 6})
+    project = "student,project\nana,9\nbo,7\n"
+    books = [g1]
+    if case == "project above the maximum":
+        project = "student,project\nana,11\n"
+    elif case == "unknown student":
+        project += "anna,8\n"
+    elif case == "duplicate row":
+        books = [gradebook(tmp_path / "g3.csv", "tp1", {"ana": 8})]
+        books[0].write_text(books[0].read_text() + books[0].read_text().splitlines()[1] + "\n")
+    elif case == "same TP twice":
+        books = [g1, g1]
+    elif case == "missing file":
+        books = [tmp_path / "nope.csv"]
+    elif case == "missing column":
+        project = "student,score\nana,9\n"
+    elif case == "not a number":
+        books = [gradebook(tmp_path / "g4.csv", "tp1", {"ana": "eight"})]
+    p = touch(tmp_path / "p.csv", project)
+    assert main(["final", "--exercises", *map(str, books), "--project", str(p), "--out", str(tmp_path / "f.csv")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(words, err), err
 
 
 def test_grading_the_wrong_tp_says_so(tmp_path, capsys):

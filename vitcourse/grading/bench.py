@@ -18,7 +18,7 @@ from .assignments import get_assignment
 from .grade import grade_all
 from .notebook import cell_source, dumps_notebook, make_exercise, read_notebook
 from .reference import master_path
-from .sandbox import Limits, namespaces_available
+from .sandbox import Limits
 
 MUTATIONS = {
     "tp1": [("(c p1 p2) patch order", '-> b (h w) (p1 p2 c)"', '-> b (h w) (c p1 p2)"'),
@@ -62,6 +62,7 @@ def main(argv=None) -> None:
     p.add_argument("tp", choices=sorted(MUTATIONS))
     p.add_argument("-n", type=int, default=30)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--sandbox", default="auto", help="auto, bwrap, docker, podman or unsafe-no-sandbox")
     args = p.parse_args(argv)
     a = get_assignment(args.tp)
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +70,7 @@ def main(argv=None) -> None:
         subs.mkdir()
         kinds = make_submissions(args.tp, subs, args.n)
         start = time.perf_counter()
-        results = grade_all(args.tp, subs, out, limits=Limits(), workers=args.workers)
+        results = grade_all(args.tp, subs, out, limits=Limits(isolate=args.sandbox), workers=args.workers)
         elapsed = time.perf_counter() - start
     by_kind = {}
     for kind, r in zip(kinds, results):
@@ -77,7 +78,7 @@ def main(argv=None) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{a.name}: {args.n} submissions graded in {elapsed:.1f} s with {args.workers} workers "
           f"({elapsed / args.n:.2f} s each; {os.cpu_count()} CPUs, load average {load:.1f}, "
-          f"namespaces {'on' if namespaces_available() else 'off'})")
+          f"sandbox {results[0].isolation.split(' (')[0]})")
     print(f"  median code points {statistics.median(sum(t.points for t in r.tests.values()) for r in results):g} "
           f"/ {a.code_points:g}")
     for kind, points in by_kind.items():

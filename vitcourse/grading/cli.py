@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from .config import CourseConfig, load_config, load_rubric, load_times, parse_time
+from .isolation import MODES, UNSAFE
 
 
 def _repo() -> Path:
@@ -44,18 +45,22 @@ def cmd_grade(args) -> int:
     box = dict(config.sandbox)
     workers = args.workers or box.pop("workers", None)
     box.pop("workers", None)
-    for key in ("timeout", "memory_mb", "cpu_s"):
+    for key in ("timeout", "memory_mb", "cpu_s", "image"):
         if getattr(args, key) is not None:
             box[key] = getattr(args, key)
-    if args.no_isolation:
-        box["isolate"] = "none"
+    if args.sandbox:
+        box["isolate"] = args.sandbox
+    if args.unsafe_no_sandbox:
+        box["isolate"] = UNSAFE
+        print("WARNING: --unsafe-no-sandbox: the submissions run WITHOUT a sandbox (only a process, rlimits and "
+              "an audit hook); they can read and change anything this user can. Trusted code only.", file=sys.stderr)
     limits = Limits(**box)
     rubric = load_rubric(args.rubric, {w.id: w.points for w in a.written}) if args.rubric else None
     times = load_times(args.times) if args.times else None
     deadline = parse_time(args.deadline, "--deadline") if args.deadline else None
-    start = time.perf_counter()
+    start, skipped = time.perf_counter(), []
     results = grade_all(a.name, args.submissions, args.out, solutions=args.solutions, limits=limits,
-                        workers=workers, seed=args.seed,
+                        workers=workers, seed=args.seed, skipped=skipped,
                         progress=lambda r: print(f"  graded {r.student}", file=sys.stderr) if args.verbose else None)
     book = write_reports(args.out, results, a.name, config, rubric=rubric, times=times, deadline=deadline)
     out = Path(args.out)
@@ -64,36 +69,37 @@ def cmd_grade(args) -> int:
             w = csv.writer(f)
             w.writerow(["student"] + [i.id for i in a.written] + ["comment"])
             w.writerows([[r["student"]] + [""] * len(a.written) + [""] for r in book])
+    with open(out / "skipped.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("entry", "reason"), *skipped])
+    elapsed = time.perf_counter() - start
+    print(f"{a.name}: graded {len(book)} submissions in {elapsed:.1f} s ({elapsed / max(1, len(book)):.1f} s each) "
+          f"-> {out / 'gradebook.csv'}, {out / 'feedback'}/")
+    print(f"  isolation: {results[0].isolation}")
+    print(f"  code points: median {statistics.median(r['code'] for r in book):g} / {a.code_points:g}")
+    for entry, reason in skipped:
+        print(f"  no row: {entry}: {reason}")
     unknown = sorted(set(rubric or {}) - {r["student"] for r in book})
     if unknown:
-        print(f"warning: rubric rows for students without a submission: {unknown}", file=sys.stderr)
-    elapsed = time.perf_counter() - start
-    print(f"{a.name}: graded {len(book)} submissions in {elapsed:.1f} s -> {out / 'gradebook.csv'}, {out / 'feedback'}/")
-    if results:
-        print(f"  isolation: {next((r.isolation for r in results if r.isolation), 'none (no submission ran)')}")
-    if book:
-        print(f"  code points: median {statistics.median(r['code'] for r in book):g} / {a.code_points:g}")
+        print(f"  WARNING: rubric rows for students without a submission: {unknown}")
+    for r in results:
+        for w in r.warnings:
+            print(f"  warning: {r.student}: {w}")
+        if r.flags:
+            print(f"  flagged: {r.student}: {'; '.join(r.flags)}")
     return 0
 
 
 def cmd_final(args) -> int:
-    """Course grade per student: w_ex x mean(TP finals) + w_proj x project."""
+    """Course grade per student from course.yml's formula, with every input checked."""
+    from .final import course_grades, write
     config = _config(args.config)
-    finals = []
-    for path in args.exercises:
-        with open(path, newline="", encoding="utf-8") as f:
-            finals.append({row["student"]: float(row["final"] or 0) for row in csv.DictReader(f)})
-    with open(args.project, newline="", encoding="utf-8") as f:
-        project = {row["student"]: float(row["project"]) for row in csv.DictReader(f)}
-    students = sorted(set(project).union(*finals))
-    with open(args.out, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "exercises", "project", "final"])
-        for s in students:
-            ex = sum(tp.get(s, 0.0) for tp in finals) / max(1, len(finals))
-            w.writerow([s, f"{ex:g}", f"{project.get(s, 0.0):g}", f"{config.final_grade(ex, project.get(s, 0.0)):g}"])
-    print(f"wrote {args.out} ({len(students)} students; {config.weights['exercises']:g} x exercises + "
+    rows, names = course_grades(args.exercises, args.project, config)
+    write(args.out, rows, names)
+    print(f"wrote {args.out} ({len(rows)} students; {config.weights['exercises']:g} x mean({', '.join(names)}) + "
           f"{config.weights['project']:g} x project)")
+    for r in rows:
+        if r["notes"]:
+            print(f"  note: {r['student']}: {r['notes']}")
     return 0
 
 
@@ -119,11 +125,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--memory-mb", dest="memory_mb", type=float, default=None)
     g.add_argument("--cpu-s", dest="cpu_s", type=float, default=None)
     g.add_argument("--seed", type=int, default=0, help="seed of the hidden inputs")
-    g.add_argument("--no-isolation", action="store_true", help="do not use Linux namespaces even if available")
+    g.add_argument("--sandbox", choices=[m for m in MODES if m != UNSAFE], default=None,
+                   help="auto (default: bubblewrap, else a container when --image is given), bwrap, docker, podman")
+    g.add_argument("--image", default=None, help="container image for --sandbox docker/podman (Python + requirements)")
+    g.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade WITHOUT a sandbox (trusted code only: the submissions can do anything you can)")
     g.add_argument("-v", "--verbose", action="store_true")
     g.set_defaults(func=cmd_grade)
-    f = sub.add_parser("final", help="course grade: 0.4 x exercises + 0.6 x project (weights from course.yml)")
-    f.add_argument("--exercises", nargs="+", required=True, help="gradebook.csv of each TP")
+    f = sub.add_parser("final", help="course grade: 0.4 x mean of the TPs + 0.6 x project (weights from course.yml)")
+    f.add_argument("--exercises", nargs="+", required=True, help="gradebook.csv of each TP (each TP once)")
     f.add_argument("--project", required=True, help="CSV with columns student, project")
     f.add_argument("--out", required=True)
     f.add_argument("--config", default=None)

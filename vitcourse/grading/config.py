@@ -17,12 +17,15 @@ class CourseConfig:
     weights: dict = field(default_factory=lambda: {"exercises": 0.4, "project": 0.6})
     deadlines: dict = field(default_factory=dict)        # tp name -> aware datetime or None
     sandbox: dict = field(default_factory=dict)          # Limits fields and "workers"
+    scale: float = 10.0                                  # every TP, the project and the course grade are out of this
 
     def __post_init__(self):
         if self.late_penalty < 0:
             raise ValueError(f"late_penalty must be >= 0, got {self.late_penalty}")
         if set(self.weights) != {"exercises", "project"} or abs(sum(self.weights.values()) - 1) > 1e-9:
             raise ValueError(f"weights must be {{exercises, project}} summing to 1, got {self.weights}")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be positive, got {self.scale}")
 
     def final_grade(self, exercises: float, project: float) -> float:
         """The course formula: weights['exercises'] x exercises + weights['project'] x project."""
@@ -53,7 +56,8 @@ def load_config(path) -> CourseConfig:
                                                                f"{path}: assignments.{name}.deadline")
     return CourseConfig(late_penalty=float(data.get("late_penalty", 2.0)),
                         weights=dict(data.get("weights") or {"exercises": 0.4, "project": 0.6}),
-                        deadlines=deadlines, sandbox=dict(data.get("sandbox") or {}))
+                        deadlines=deadlines, sandbox=dict(data.get("sandbox") or {}),
+                        scale=float(data.get("scale", 10.0)))
 
 
 def load_rubric(path, items: dict) -> dict:

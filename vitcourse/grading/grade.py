@@ -104,7 +104,7 @@ def grade_submission(sub: Submission, assignment_name: str, data: dict, limits: 
         notes.append(msg)
         warnings.append(f"none of the graded functions is defined: is this a {a.name.upper()} submission?")
     trees = trees or {}
-    job = _job(a, ext, data, limits, protected, mpl_dir, trees["main"], a.allowed_vitcourse, a.tests)
+    job = _job(a, ext, data, limits, protected, mpl_dir, trees["main"], trees.get("main_modules", ()), a.tests)
     outcome = run_submission(job, limits)
     for index, error in sorted(outcome.loads.items()):
         st = ext.statements[index]
@@ -126,7 +126,7 @@ def grade_submission(sub: Submission, assignment_name: str, data: dict, limits: 
              "__error__" not in outcome.results[t.name]["output"]]
     if again and "rescue" in trees:                      # the "builds on" rescue, in a sandbox of its own
         rescued = run_submission(_job(a, ext, data, limits, protected, mpl_dir, trees["rescue"],
-                                      a.allowed_vitcourse + a.rescue_modules, again, "rescue"), limits)
+                                      trees.get("rescue_modules", ()), again, "rescue"), limits)
         for t in again:
             extra = rescued.results.get(t.name, {}).get("output")
             if isinstance(extra, dict) and "__error__" not in extra:
@@ -211,6 +211,8 @@ def grade_all(assignment_name: str, submissions, out, *, solutions=None, limits:
         trees = {"main": pkgtree.build(Path(d) / "main", a.allowed_vitcourse).parent}
         if a.rescue_modules:
             trees["rescue"] = pkgtree.build(Path(d) / "rescue", a.allowed_vitcourse, a.rescue_modules).parent
+        for k in list(trees):
+            trees[k + "_modules"] = pkgtree.modules(trees[k] / "vitcourse")
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(grade_submission, s, assignment_name, data, limits, protected, mpl_dir, trees): s
                        for s in subs}

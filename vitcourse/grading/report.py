@@ -1,17 +1,19 @@
 """The gradebook (one CSV row per student) and one feedback file per student.
 
 Columns: student, submission, submitted_at, one per test, code, one per written item, written,
-total, late, late_penalty, final, flags, status. Late submissions lose the course's penalty (2
-points) from the total, never going below zero.
+total, late, late_penalty, final, flags, status (warnings: unreadable notebook, name clash, a
+process that kept crashing, written part pending, ...), isolation (the sandbox used). Late
+submissions lose the course's penalty (2 points) from the total, never going below zero. Feedback
+files are named by `submissions.file_name`: one per student, whatever the name's length or characters.
 """
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 from .assignments import get_assignment
 from .config import CourseConfig, mtime
+from .submissions import file_name
 
 
 def _fmt(x) -> str:
@@ -42,12 +44,13 @@ def rows(results, assignment_name: str, config: CourseConfig, *, rubric=None, ti
         row["late_penalty"] = config.late_penalty if late else 0.0
         row["final"] = round(max(0.0, row["total"] - row["late_penalty"]), 4)
         row["flags"] = "; ".join(r.flags)
-        status = []
+        status = list(getattr(r, "warnings", []))
         if pending:
             status.append(f"written part not graded yet ({', '.join(pending)})")
         if not deadline:
             status.append("no deadline configured: late penalty not applied")
         row["status"] = "; ".join(status) or "complete"
+        row["isolation"] = r.isolation
         row["_comment"] = marks.get("comment", "")
         out.append(row)
     return out
@@ -56,7 +59,8 @@ def rows(results, assignment_name: str, config: CourseConfig, *, rubric=None, ti
 def columns(assignment_name: str) -> list:
     a = get_assignment(assignment_name)
     return (["student", "submission", "submitted_at"] + [t.name for t in a.tests] + ["code"]
-            + [w.id for w in a.written] + ["written", "total", "late", "late_penalty", "final", "flags", "status"])
+            + [w.id for w in a.written] + ["written", "total", "late", "late_penalty", "final", "flags", "status",
+                                              "isolation"])
 
 
 def write_gradebook(path, gradebook_rows: list, assignment_name: str) -> None:
@@ -101,17 +105,16 @@ def feedback_text(result, row: dict, assignment_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def safe_name(student: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", student).strip("._") or "student"
-
-
 def write_reports(out, results, assignment_name: str, config: CourseConfig, **kw) -> list:
     """Write out/gradebook.csv and out/feedback/<student>.md; return the gradebook rows."""
     out = Path(out)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     book = rows(results, assignment_name, config, **kw)
     write_gradebook(out / "gradebook.csv", book, assignment_name)
-    for result, row in zip(results, book):
-        (out / "feedback" / f"{safe_name(result.student)}.md").write_text(
+    names = [file_name(r.student) for r in results]
+    if len(set(names)) != len(names):
+        raise RuntimeError(f"two students would share a feedback file: {names}")      # cannot happen: a bug
+    for result, row, name in zip(results, book, names):
+        (out / "feedback" / f"{name}.md").write_text(
             feedback_text(result, row, assignment_name), encoding="utf-8")
     return book

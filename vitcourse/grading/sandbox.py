@@ -109,6 +109,8 @@ _SIGNALS = {signal.SIGSEGV: "crashed the Python interpreter (segmentation fault)
 def _why(returncode: int, killed: str | None) -> str:
     if killed:
         return killed
+    if returncode - 128 in {int(s) for s in _SIGNALS}:
+        returncode = 128 - returncode                              # bwrap and containers: 128 + the signal
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
