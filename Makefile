@@ -28,8 +28,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 # _config.yml plus the repository address, written into the build folder it configures.
 define BOOK_CONFIG_PY
-import sys, yaml
+import re, sys, yaml
 source, target, url = sys.argv[1], sys.argv[2], sys.argv[3].strip().rstrip("/").removesuffix(".git")
+url = re.sub(r"^(https?://)[^/@]*@", r"\1", url)    # never publish credentials kept in a remote's URL
 config = yaml.safe_load(open(source))
 config["parse"].setdefault("myst_substitutions", {})["repository_url"] = url
 if url:
