@@ -138,6 +138,8 @@ def test_relative_links_and_anchors_resolve():
     for page in pages():
         for tag in soup(page).find_all(href=True) + soup(page).find_all(src=True):
             link = tag.get("href") or tag.get("src")
+            if link and re.match(r"https?://[^/@\s]+@", link):
+                problems.append(f"{where(page)}: a link carries credentials: {link.split('@')[-1]}")
             if not link or link.startswith(EXTERNAL) or "{{" in link:
                 continue
             parts = urlsplit(link)
