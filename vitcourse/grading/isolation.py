@@ -82,7 +82,7 @@ def bwrap_command(inner: list, *, package_dir, tree, job_dir, mpl_dir=None, tmp_
     roots = [r for r in python_roots() if not str(r).startswith("/usr/") and str(r) != "/usr"]
     check_mounts(roots + [package_dir], protected)
     size = str(int(tmp_mb * 2**20))
-    cmd = ["bwrap", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--disable-userns",
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--disable-userns",
            "--cap-drop", "ALL", "--new-session", "--die-with-parent", "--hostname", "sandbox",
            *_system_binds(), "--proc", "/proc", "--dev", "/dev",
            "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
@@ -102,7 +102,7 @@ def container_command(runtime: str, image: str, inner: list, *, name: str, tree,
         raise SandboxUnavailable(f"--sandbox {runtime} needs --image: an image with Python and the course's "
                                  f"requirements (not vitcourse itself), e.g. built from requirements.txt")
     size = int(tmp_mb * 2**20)
-    cmd = [runtime, "run", "--rm", "-i", "--name", name, "--network", "none", "--read-only", "--cap-drop", "ALL",
+    cmd = [shutil.which(runtime) or runtime, "run", "--rm", "-i", "--name", name, "--network", "none", "--read-only", "--cap-drop", "ALL",
            "--security-opt", "no-new-privileges", "--user", f"{NOBODY}:{NOBODY}", "--ipc", "none",
            "--pids-limit", str(pids), "--memory", f"{int(memory_mb * 2 + 512)}m", "--cpus", f"{cpus:g}",
            "--tmpfs", f"/tmp:rw,size={size},mode=1777", "--tmpfs", f"/dev/shm:rw,size={size}",

@@ -164,7 +164,7 @@ def _run_once(job: dict, limits: Limits, mode: str, deadline: float) -> tuple[li
 def _kill(proc, mode: str, container: str | None):
     """End the whole sandbox: its process group (bwrap's PID namespace dies with it) or the container."""
     if container:
-        subprocess.run([mode, "kill", container], capture_output=True, timeout=30)
+        subprocess.run([shutil.which(mode) or mode, "kill", container], capture_output=True, timeout=30)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
