@@ -20,6 +20,11 @@ only large, consistent differences resolve, and "not resolved" never means "equa
 assumes roughly normal differences; McNemar (McNemar 1947; exact binomial when fewer than 25
 examples are discordant) assumes nothing but tests one trained pair on one test set, so it
 ignores seed-to-seed variation. Bootstrap over test examples (hundreds), not over 3 seeds.
+
+Several tests in one place: when a notebook *chooses* among many options (a ranking, the best layer,
+the best masking ratio), adjust with `pairwise` / `holm`; a few distinct questions stated before the
+run are each tested at alpha; "A beats B at every budget" holds when each budget's test is resolved
+(an intersection-union test needs no adjustment).
 """
 from .compare import Comparison, Comparisons, holm, mcnemar, paired_seeds, pairwise
 from .resample import Interval, bootstrap_ci, few_labels
