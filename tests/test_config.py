@@ -59,6 +59,29 @@ def test_validation_names_the_values(kw, match):
         ViTConfig(**kw)
 
 
+def test_non_square_image_size_gives_a_grid_per_side():
+    c = ViTConfig(image_size=(32, 128), patch_size=16)
+    assert (c.image_hw, c.grid_hw, c.num_patches, c.num_tokens) == ((32, 128), (2, 8), 16, 17)
+    assert ViTConfig(image_size=[32, 128], patch_size=16).image_size == (32, 128)   # a list becomes a tuple
+    square = ViTConfig(image_size=(64, 64), patch_size=16)
+    assert (square.grid_size, square.grid_hw, square.num_patches) == (4, (4, 4), 16)
+    assert ViTConfig().grid_hw == (14, 14) and ViTConfig().image_hw == (224, 224)
+    with pytest.raises(ValueError, match=r"2x8 patch grid, not a square one: use grid_hw"):
+        c.grid_size
+
+
+@pytest.mark.parametrize("size, match", [
+    ((32, 130), r"image_size=\(32, 130\) is not divisible by patch_size=16.*width to a multiple of 16.*128 or 144"),
+    ((30, 128), r"height to a multiple of 16"),
+    ((32,), r"positive integer or a \(height, width\) pair"),
+    ((32, 0), r"positive integer or a \(height, width\) pair"),
+    ((32.0, 128), r"positive integer or a \(height, width\) pair"),
+])
+def test_non_square_validation_names_the_side(size, match):
+    with pytest.raises(ValueError, match=match):
+        ViTConfig(image_size=size, patch_size=16)
+
+
 def test_num_classes_zero_is_allowed():
     assert ViTConfig(num_classes=0).num_classes == 0
 

@@ -42,7 +42,7 @@ def random_hf(dtype=torch.float64, **kw):
 
 def images(cfg, dtype=torch.float64, batch=3, seed=1):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, cfg.in_channels, cfg.image_size, cfg.image_size, generator=g, dtype=dtype)
+    return torch.randn(batch, cfg.in_channels, *cfg.image_hw, generator=g, dtype=dtype)
 
 
 def test_the_installed_transformers_uses_5x_names_in_memory_and_4x_on_disk(tmp_path):
@@ -203,6 +203,20 @@ def test_mean_pooling_to_hf():
         vit_to_hf(ViT(ViTConfig(image_size=8, patch_size=4, dim=16, depth=1, num_heads=2, mlp_dim=32, pool="mean")))
 
 
+def test_non_square_images_convert_both_ways_in_float64():
+    # text lines: a 16x32 image in 4-px patches is a 4x8 grid; HF's ViT takes image_size=(h, w) too
+    hf = random_hf(image_size=[16, 32])
+    ours = vit_from_hf(hf)
+    assert ours.config.image_size == (16, 32) and ours.config.grid_hw == (4, 8) and ours.pos_embed.shape[1] == 33
+    x = images(ours.config)
+    with torch.no_grad():
+        assert (ours(x) - hf(x).logits).abs().max().item() <= 1e-10
+        back = vit_to_hf(ours)
+        assert tuple(back.config.image_size) == (16, 32)
+        assert (back(x).logits - hf(x).logits).abs().max().item() <= 1e-10
+    assert config_from_hf(hf_config(image_size=[16, 16])).image_size == 16  # a square pair stays an int
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="needs its config"):
         vit_from_hf({})
@@ -210,8 +224,8 @@ def test_bad_inputs():
         vit_from_hf(torch.nn.Linear(2, 2))
     with pytest.raises(TypeError, match="expects a vitcourse.ViT"):
         vit_to_hf(torch.nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="square sizes only"):
-        config_from_hf(hf_config(image_size=[16, 8]))
+    with pytest.raises(ValueError, match="square patches only"):
+        config_from_hf(hf_config(patch_size=[4, 2]))
     with pytest.warns(UserWarning, match="attention_probs_dropout_prob"):
         config_from_hf(hf_config(attention_probs_dropout_prob=0.1))
 

@@ -221,3 +221,18 @@ def test_input_dtype_must_match_the_parameters():
     assert model64(pixels.double() / 255).dtype == torch.float64
     with pytest.raises(TypeError, match=r"torch.float32 but the model's parameters are torch.float64"):
         model64.forward_features(pixels.float())
+
+
+def test_non_square_images_a_wide_grid_of_tokens():
+    # a 8x24 text line in 4-px patches: 2 rows x 6 columns of tokens, raster order, one position each
+    model = redraw(small(image_size=(8, 24), patch_size=4, num_classes=0)).double().eval()
+    assert model.config.grid_hw == (2, 6) and model.pos_embed.shape == (1, 13, 12)
+    x = torch.randn(2, 3, 8, 24, dtype=torch.float64)
+    feats = model.forward_features(x)
+    assert feats.shape == (2, 13, 12) and model(x).shape == (2, 12)
+    # token 1 + j is patch j of the raster order: the patch embedding sees exactly that patch
+    tokens = model.patch_embed(x)
+    direct = patchify(x, 4) @ model.patch_embed.proj.weight.permute(0, 2, 3, 1).reshape(12, -1).T
+    assert torch.allclose(tokens, direct + model.patch_embed.proj.bias, **TOL)
+    with pytest.raises(ValueError, match=r"8x8 but the model expects 8x24"):
+        model(torch.randn(1, 3, 8, 8, dtype=torch.float64))

@@ -9,28 +9,48 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from ._checks import check_mask_ratio
+from ._checks import check_mask_ratio, pair
 
 POOLS = ("cls", "mean")
 
 
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 class _PatchGrid:
-    """The patch grid of a config with `image_size` and `patch_size` (square images)."""
+    """The patch grid of a config with `image_size` (an int, or an (h, w) pair) and `patch_size`."""
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        """(height, width) in pixels, for square and non-square images alike."""
+        return pair(self.image_size)
+
+    @property
+    def grid_hw(self) -> tuple[int, int]:
+        """Patches per column and per row: (H / P, W / P), e.g. (2, 8) for 32x128 lines in 16-px patches."""
+        h, w = self.image_hw
+        return h // self.patch_size, w // self.patch_size
 
     @property
     def grid_size(self) -> int:
-        """Patches per side: image_size / patch_size."""
-        return self.image_size // self.patch_size
+        """Patches per side of a square grid: image_size / patch_size (non-square: use `grid_hw`)."""
+        gh, gw = self.grid_hw
+        if gh != gw:
+            raise ValueError(f"image_size={self.image_size!r} gives a {gh}x{gw} patch grid, not a square one: "
+                             f"use grid_hw (rows, columns) where a non-square grid is allowed")
+        return gh
 
     @property
     def num_patches(self) -> int:
         """N = HW / P^2."""
-        return self.grid_size ** 2
+        gh, gw = self.grid_hw
+        return gh * gw
 
 
 @dataclass
 class ViTConfig(_PatchGrid):
-    image_size: int = 224        # input height = width, in pixels
+    image_size: int | tuple[int, int] = 224  # pixels: an int (square) or (height, width), e.g. (32, 128) text lines
     patch_size: int = 16         # P: each token is a P x P patch
     in_channels: int = 3         # C: 3 for RGB, 1 for grey-scale digits
     num_classes: int = 1000      # size of the classification head (0: no head)
@@ -47,18 +67,24 @@ class ViTConfig(_PatchGrid):
     patch_bias: bool = True      # bias in the patch projection (CLIP's has none)
 
     def __post_init__(self):
+        if isinstance(self.image_size, (tuple, list)):
+            if len(self.image_size) != 2 or not all(_positive_int(v) for v in self.image_size):
+                raise ValueError(f"ViTConfig.image_size must be a positive integer or a (height, width) pair of "
+                                 f"positive integers, got {self.image_size!r}")
+            self.image_size = tuple(self.image_size)
         for name in ("image_size", "patch_size", "in_channels", "dim", "depth", "num_heads", "mlp_dim"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
+            if not (name == "image_size" and isinstance(value, tuple)) and not _positive_int(value):
                 raise ValueError(f"ViTConfig.{name} must be a positive integer, got {value!r}")
         if self.num_classes < 0:
             raise ValueError(f"ViTConfig.num_classes must be >= 0 (0 = no head), got {self.num_classes}")
-        if self.image_size % self.patch_size:
-            raise ValueError(
-                f"image_size={self.image_size} is not divisible by patch_size={self.patch_size}: "
-                f"pad or crop the images to a multiple of {self.patch_size} "
-                f"(e.g. {self.image_size // self.patch_size * self.patch_size} or "
-                f"{-(-self.image_size // self.patch_size) * self.patch_size}), or pick a patch size that divides it")
+        for side, size in zip(("height ", "width ") if isinstance(self.image_size, tuple) else ("",), self.image_hw):
+            p = self.patch_size
+            if size % p:
+                raise ValueError(
+                    f"image_size={self.image_size} is not divisible by patch_size={p}: "
+                    f"pad or crop the image {side}to a multiple of {p} "
+                    f"(e.g. {size // p * p} or {-(-size // p) * p}), or pick a patch size that divides it")
         if self.dim % self.num_heads:
             raise ValueError(f"dim={self.dim} must be divisible by num_heads={self.num_heads} "
                              f"(each head gets dim / num_heads channels)")

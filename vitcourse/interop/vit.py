@@ -87,11 +87,20 @@ def _check_keys(state: dict, expected: dict, naming: str) -> None:
 
 
 def _side(value, name: str) -> int:
-    """An int, or a square (h, w) pair -> int; our ViT is square."""
+    """An int, or a square (h, w) pair -> int (patches are square in vitcourse.ViT)."""
     if isinstance(value, (list, tuple)):
         if len(value) != 2 or value[0] != value[1]:
-            raise ValueError(f"{name}={value!r}: vitcourse.ViT supports square sizes only")
+            raise ValueError(f"{name}={value!r}: vitcourse.ViT supports square {name.replace('_size', 'es')} only")
         value = value[0]
+    return int(value)
+
+
+def _image_size(value) -> int | tuple[int, int]:
+    """An int or a square pair -> int; a non-square (h, w) pair stays a pair (e.g. (32, 128) text lines)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"image_size={value!r}: expected an int or a (height, width) pair")
+        return int(value[0]) if value[0] == value[1] else (int(value[0]), int(value[1]))
     return int(value)
 
 
@@ -114,7 +123,7 @@ def config_from_hf(hf_config, num_classes: int | None = None) -> ViTConfig:
         num_classes = get("num_labels", None)
         if num_classes is None:  # a config.json stores id2label, not num_labels
             num_classes = len(get("id2label")) if get("id2label") is not None else 2
-    return ViTConfig(image_size=_side(get("image_size", 224), "image_size"),
+    return ViTConfig(image_size=_image_size(get("image_size", 224)),
                      patch_size=_side(get("patch_size", 16), "patch_size"),
                      in_channels=int(get("num_channels", 3)), num_classes=int(num_classes), dim=dim,
                      depth=int(get("num_hidden_layers", 12)), num_heads=heads,
@@ -187,7 +196,8 @@ def config_to_hf(config: ViTConfig, attn_implementation: str = "sdpa"):
         intermediate_size=config.mlp_dim, hidden_act=_TO_HF_ACT[config.act_layer],
         hidden_dropout_prob=config.dropout,
         attention_probs_dropout_prob=0.0, layer_norm_eps=config.layer_norm_eps,
-        image_size=config.image_size, patch_size=config.patch_size, num_channels=config.in_channels,
+        image_size=config.image_size if isinstance(config.image_size, int) else list(config.image_size),
+        patch_size=config.patch_size, num_channels=config.in_channels,
         qkv_bias=config.qkv_bias, num_labels=config.num_classes, attn_implementation=attn_implementation)
 
 
