@@ -158,3 +158,11 @@ def test_conv_stem_rejects_bad_channels(channels, match):
 def test_conv_stem_rejects_indivisible_image():
     with pytest.raises(ValueError, match="not divisible by patch_size=4"):
         ConvStem(18, 4, 1, 8, (4, 4))
+
+
+def test_cnn_names_a_dtype_mismatch():
+    from vitcourse.cnn import SmallCNN
+    cnn = SmallCNN()
+    x = torch.zeros(2, cnn.in_channels, *cnn.image_size, dtype=torch.float64)
+    with pytest.raises(TypeError, match="float64"):
+        cnn(x)

@@ -110,3 +110,11 @@ def test_unpatchify_errors():
         unpatchify(torch.randn(4, 48), 4, 8, 3)
     with pytest.raises(TypeError, match="list"):
         unpatchify([[0.0]], 4, 8, 3)
+
+
+def test_patch_embed_names_a_dtype_mismatch():
+    from vitcourse.patches import PatchEmbed
+    embed = PatchEmbed(8, 4, 3, 16)
+    with pytest.raises(TypeError, match="uint8.*images.to"):
+        embed(torch.zeros(1, 3, 8, 8, dtype=torch.uint8))
+    assert embed.double()(torch.zeros(1, 3, 8, 8, dtype=torch.float64)).dtype == torch.float64

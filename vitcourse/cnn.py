@@ -78,7 +78,7 @@ class SmallCNN(nn.Module):
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> feature map (B, 4w, H/4, W/4), translation-equivariant away from borders
         (exactly so for shifts by multiples of 4 pixels, the total pooling stride)."""
-        check_images(images, channels=self.in_channels, size=self.image_size)
+        check_images(images, channels=self.in_channels, size=self.image_size, dtype=self.head.weight.dtype)
         return self.features(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -117,7 +117,7 @@ class ConvStem(nn.Module):
         self.proj = nn.Conv2d(channels[-1], dim, kernel_size=1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        check_images(images, channels=self.in_channels, size=self.image_size)
+        check_images(images, channels=self.in_channels, size=self.image_size, dtype=self.proj.weight.dtype)
         x = self.proj(self.backbone(images))           # (B, D, H/P, W/P)
         return rearrange(x, "b d h w -> b (h w) d")    # (B, N, D)
 

@@ -58,6 +58,6 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_channels, dim, kernel_size=patch_size, stride=patch_size, bias=bias)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        check_images(images, channels=self.in_channels, size=self.image_size)
+        check_images(images, channels=self.in_channels, size=self.image_size, dtype=self.proj.weight.dtype)
         x = self.proj(images)                          # (B, D, H/P, W/P)
         return rearrange(x, "b d h w -> b (h w) d")    # (B, N, D)
