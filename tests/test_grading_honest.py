@@ -85,7 +85,10 @@ TP1_CASES = {   # file name: (contents, points per test)
         "%%capture\nextra = 1\n", "%%bash\nthis is not python; ls -l\n"), (1.5, 1.5, 2, 1, 1)),
     "writefile.ipynb": (nb("%%writefile tp1_parts.py\n" + TP1, "from tp1_parts import (patchify, PatchEmbedding, "
                            "PositionalEncodingLearned,\n    token_stats, position_similarity)\n"), (1.5, 1.5, 2, 1, 1)),
-    "dataclass_no_future.py": (swap(TP1, "def token_stats", '''from dataclasses import dataclass
+    # several unusual features in one file (one sandbox run): a dataclass and a NamedTuple that need
+    # real annotations (no __future__ flags leaking in), definitions inside try/except ImportError and
+    # if, a config dict filled by item assignment, a lazy scikit-learn import, extra buffers
+    "unusual_python.py": (swap(swap(swap(swap(swap(swap(TP1, "def token_stats", '''from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -100,14 +103,13 @@ class Stats(NamedTuple):
     embed_params: int
 
 
-def token_stats_plain(image_size, patch_size, dim, in_channels=1):
+def token_stats(image_size, patch_size, dim, in_channels=1):
     assert Costs.__annotations__["tokens"] is int, "annotations must not be strings here"
     n = Costs((image_size // patch_size) ** 2).tokens
     return Stats(n, n * n, patch_size * patch_size * in_channels * dim + dim + n * dim)._asdict()
 
 
-def token_stats'''), (1.5, 1.5, 2, 1, 1)),
-    "try_and_if_blocks.py": (swap(swap(TP1, "from einops import rearrange\n", '''try:
+def token_stats_unused'''), "from einops import rearrange\n", '''try:
     from einops import rearrange
 except ImportError:
     rearrange = None
@@ -115,16 +117,15 @@ if torch.cuda.is_available():
     DEVICE = "cuda"
 else:
     DEVICE = "cpu"
-'''), "    h, w = images.shape[-2:]", "    images = images.to(DEVICE)\n    h, w = images.shape[-2:]"), (1.5, 1.5, 2, 1, 1)),
-    "config_dict.py": (swap(swap(TP1, "def position_similarity", 'CONFIG = {"eps": 1e-12}\nCONFIG["axis"] = -1\n\n\n'
-                                 'def position_similarity'), "dim=-1)", 'dim=CONFIG["axis"], eps=CONFIG["eps"])'),
-                       (1.5, 1.5, 2, 1, 1)),
-    "lazy_sklearn_extra_buffers.py": (swap(swap(swap(TP1, '''    unit = F.normalize(pos_embed, dim=-1)
+CONFIG = {}
+CONFIG["pattern"] = "b c (h p1) (w p2) -> b (h w) (p1 p2 c)"
+'''), '    h, w = images.shape[-2:]', '    images = images.to(DEVICE)\n    h, w = images.shape[-2:]'),
+        '"b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1', 'CONFIG["pattern"], p1'), '''    unit = F.normalize(pos_embed, dim=-1)
     return unit @ unit.T''', '''    from sklearn.metrics.pairwise import cosine_similarity
     return torch.from_numpy(cosine_similarity(pos_embed.detach().double().numpy())).float()'''),
-        "        self.proj = nn.Conv2d", '        self.register_buffer("scale", torch.ones(1))\n        self.proj = nn.Conv2d'),
-        "        self.pe = nn.Parameter", '        self.register_buffer("index", torch.arange(max_len))\n'
-                                          '        self.pe = nn.Parameter'), (1.5, 1.5, 2, 1, 1)),
+        "        self.proj = nn.Conv2d", '        self.register_buffer("scale", torch.ones(1))\n        self.proj = nn.Conv2d')
+        .replace("        self.pe = nn.Parameter", '        self.register_buffer("index", torch.arange(max_len))\n'
+                                                  '        self.pe = nn.Parameter'), (1.5, 1.5, 2, 1, 1)),
     # near misses: one mistake each, charged once
     "near_miss_bom_patch_order.py": (("\ufeff" + swap(TP1, "(p1 p2 c)", "(c p1 p2)").replace("\n", "\r\n")).encode(),
                                      (0.6, 1.5, 2, 1, 1)),

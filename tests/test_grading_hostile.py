@@ -3,8 +3,10 @@ the untouched exercise: every one gets a row, the points it deserves, a feedback
 and nothing it does reaches the other students or the machine.
 
 The per-test timeout is VITCOURSE_HOSTILE_TIMEOUT seconds (default 5); raise it on a slow machine.
-The sandbox is bubblewrap (`auto`); VITCOURSE_HOSTILE_ISOLATE=unsafe-no-sandbox checks what the
-extra layer alone (audit hook, import blocker, rlimits) still refuses.
+The sandbox is bubblewrap, which CI installs (`.ci/run`); without it these tests are skipped, since
+the grader refuses untrusted code without a sandbox. Around the batch the test listens on the
+port the network case aims at, fingerprints the grader's files and site-packages, and looks for
+any process a submission left behind.
 """
 import csv
 import os
@@ -19,14 +21,14 @@ import pytest
 
 from vitcourse.grading.config import CourseConfig
 from vitcourse.grading.grade import grade_all
+from vitcourse.grading.isolation import bwrap_works
 from vitcourse.grading.report import write_reports
 from vitcourse.grading.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = float(os.environ.get("VITCOURSE_HOSTILE_TIMEOUT", "5"))
-LIMITS = Limits(timeout=TIMEOUT, memory_mb=512, cpu_s=60, total_timeout=20 * TIMEOUT + 60,
-                isolate=os.environ.get("VITCOURSE_HOSTILE_ISOLATE", "auto"))
-UNSAFE = LIMITS.isolate == "unsafe-no-sandbox"
+LIMITS = Limits(timeout=TIMEOUT, memory_mb=512, cpu_s=60, total_timeout=20 * TIMEOUT + 60, isolate="bwrap")
+pytestmark = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not installed (CI installs it: .ci/run)")
 PACKAGE = ROOT / "vitcourse"
 CANARIES = (ROOT / "HOSTILE_WAS_HERE.txt", Path("/tmp/vitcourse_hostile_was_here.txt"),
             Path("/tmp/vitcourse_hostile_shell.txt"), Path("/tmp/vitcourse_hostile_process.txt"),
@@ -119,8 +121,7 @@ EXPECTED = {
     "eq_always_true": ((0, 0, 0, 0, 0), ["should be a number, got Liar", "shape expected"]),
     "monkeypatch": ((0, 0, 0, 1, 0.3), ["values differ"]),
     "writes_outside": ((0, 1.5, 0, 1, 0), ["blocked by the grading sandbox: writing"]),
-    "reads_solutions": ((0, 0, 0, 1, 0), ["blocked by the grading sandbox: reading", "os.listdir"] if UNSAFE else
-                        ["No such file or directory"]),
+    "reads_solutions": ((0, 0, 0, 1, 0), ["No such file or directory"]),    # nothing of the repository is there
     "imports_reference": ((0, 0, 0, 0, 1), ["is not available while grading", "FLAGGED: patchify uses vitcourse.patches",
                                             "FLAGGED: PatchEmbedding", "FLAGGED: token_stats uses vitcourse.measure.token_costs"]),
     "network_and_processes": ((1.5, 0, 0, 1, 0), ["blocked by the sandbox", "subprocess.Popen"]),
@@ -157,7 +158,7 @@ def test_flags(graded):
     _, book, _ = graded
     flagged = {s for s, r in book.items() if "reference implementation" in r["flags"]}
     assert flagged == {"imports_reference", "reaches_reference"}
-    assert UNSAFE == ("tried to read files outside its sandbox" in book["reads_solutions"]["flags"])
+    assert "tried to read files outside its sandbox" not in book["reads_solutions"]["flags"]   # no such files inside
     assert book["solution"]["flags"] == "" and book["exercise"]["flags"] == ""
 
 

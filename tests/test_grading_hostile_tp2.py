@@ -2,7 +2,7 @@
 batch_first mistake is caught, typical slips get partial credit, reference implementations are flagged."""
 import pytest
 
-from test_grading_hostile import grade_batch
+from test_grading_hostile import grade_batch, pytestmark  # noqa: F401  (skipped without bubblewrap)
 
 TESTS = ("scaled_dot_product_attention", "MultiHeadSelfAttention", "TransformerBlock", "VisionTransformer",
          "classification_metrics")

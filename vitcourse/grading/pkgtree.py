@@ -109,24 +109,15 @@ def build(dest, allowed: tuple, extra: tuple = ()) -> Path:
             todo += sorted(_imports(path, module))
             continue
         rel = found.relative_to(PACKAGE)
-        if rel.as_posix().startswith("grading/") or rel.as_posix() == "grading":
-            if found.is_file() and not (root / rel).exists():
-                shutil.copy(found, root / rel)
-            files = [found] if found.is_file() else []
-        elif found.is_dir():
+        if found.is_dir():                                   # a sub-package: all of it, and what it imports
             shutil.copytree(found, root / rel, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-            files = [(p, dotted + "." + ".".join(p.relative_to(found).with_suffix("").parts))
-                     for p in found.rglob("*.py")]
-            files = [(p, m.removesuffix(".__init__")) for p, m in files]
-            for p, m in files:
-                todo += sorted(_imports(p, m))
-            files = []
-        else:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(found, root / rel)
-            files = [found]
-        for f in files:
-            todo += sorted(_imports(f, dotted))
+            for p in found.rglob("*.py"):
+                inner = ".".join((dotted, *p.relative_to(found).with_suffix("").parts)).removesuffix(".__init__")
+                todo += sorted(_imports(p, inner))
+            continue
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(found, root / rel)
+        todo += sorted(_imports(found, dotted))
     for d in root.rglob("*"):                                # every sub-package can be imported
         if d.is_dir() and d.name != "__pycache__" and not (d / "__init__.py").exists():
             (d / "__init__.py").write_text(STUB, encoding="utf-8")
