@@ -56,6 +56,13 @@ def test_bwrap_command_mounts_only_what_the_child_needs(tmp_path):
     assert str(pkgtree.PACKAGE) in binds and isolation.JOB in binds
 
 
+def test_older_bubblewrap_without_disable_userns(tmp_path, monkeypatch):
+    """bubblewrap 0.6 (Ubuntu 22.04) lacks --disable-userns: the rest of the command is unchanged."""
+    monkeypatch.setattr(isolation, "bwrap_has", lambda option: False)
+    cmd = isolation.bwrap_command(["python"], package_dir=pkgtree.PACKAGE, tree=tmp_path, job_dir=tmp_path)
+    assert "--disable-userns" not in cmd and "--cap-drop" in cmd and "--unshare-all" in cmd
+
+
 def test_mounts_may_not_overlap_protected_folders(tmp_path):
     with pytest.raises(isolation.SandboxUnavailable, match="overlaps the protected folder"):
         isolation.check_mounts([tmp_path], [tmp_path / "solutions"])

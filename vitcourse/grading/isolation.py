@@ -1,9 +1,9 @@
 """Which sandbox a submission runs in, and the command that starts it.
 
 - `bwrap` (bubblewrap, Linux; the sandbox Flatpak uses): new user, PID, mount, network, IPC, UTS and
-  cgroup namespaces; uid/gid 65534 with no capabilities and no nested user namespaces; a fresh root
-  holding only /usr (and the /bin, /lib symlinks), the loader cache, the Python installation and
-  the virtual environment, read-only; the sandbox's own `vitcourse` (`pkgtree`) over the package's
+  cgroup namespaces; uid/gid 65534 with no capabilities and (bubblewrap >= 0.8) no nested user
+  namespaces; a fresh root holding only /usr (and the /bin, /lib symlinks), the loader cache, the
+  Python installation and the virtual environment, read-only; the sandbox's own `vitcourse` (`pkgtree`) over the package's
   path, read-only; a size-limited tmpfs on /tmp and /dev/shm, the only writable places. Nothing of
   solutions/, the submissions, the grades or .git exists inside. `--die-with-parent` and the PID
   namespace end every process the submission started when its run ends.
@@ -64,6 +64,16 @@ def _system_binds() -> list:
     return args
 
 
+@functools.lru_cache(maxsize=None)
+def bwrap_has(option: str) -> bool:
+    """Whether this bubblewrap knows an option (`--disable-userns` needs 0.8; Ubuntu 22.04 has 0.6)."""
+    try:
+        r = subprocess.run([shutil.which("bwrap") or "bwrap", "--help"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return option in r.stdout + r.stderr
+
+
 def check_mounts(mounts, protected) -> None:
     """No mounted folder may hold, or lie inside, a protected one (solutions, submissions, grades, .git)."""
     for m in mounts:
@@ -82,8 +92,9 @@ def bwrap_command(inner: list, *, package_dir, tree, job_dir, mpl_dir=None, tmp_
     roots = [r for r in python_roots() if not str(r).startswith("/usr/") and str(r) != "/usr"]
     check_mounts(roots + [package_dir], protected)
     size = str(int(tmp_mb * 2**20))
-    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--disable-userns",
-           "--cap-drop", "ALL", "--new-session", "--die-with-parent", "--hostname", "sandbox",
+    nested = ["--disable-userns"] if bwrap_has("--disable-userns") else []   # older: nested ones see nothing more
+    cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY,
+           *nested, "--cap-drop", "ALL", "--new-session", "--die-with-parent", "--hostname", "sandbox",
            *_system_binds(), "--proc", "/proc", "--dev", "/dev",
            "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
     for r in roots:

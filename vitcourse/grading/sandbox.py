@@ -72,8 +72,9 @@ def _env(work: str, mpl_dir: str | None) -> dict:
 
 def _launch(job: dict, limits: Limits, mode: str, root: Path, w: int):
     """(command, env, pass_fds, container name or None, job as the child reads it) for one run."""
-    tree = Path(job["tree"])
+    tree, protected = Path(job["tree"]), job["protected"]
     mpl = job.get("mpl_dir")
+    job = {k: v for k, v in job.items() if k not in ("tree", "protected")}    # host paths stay outside
     if mode == isolation.UNSAFE:
         work = str(root / "work")
         roots = [str(r) for r in isolation.python_roots()] + [str(tree), "/usr", "/etc/localtime",
@@ -91,7 +92,7 @@ def _launch(job: dict, limits: Limits, mode: str, root: Path, w: int):
         from .pkgtree import PACKAGE
         inner = isolation.boot(sys.executable, isolation.PKG, job_file, w)
         cmd = isolation.bwrap_command(inner, package_dir=PACKAGE, tree=tree / "vitcourse", job_dir=root / "job",
-                                      mpl_dir=mpl, tmp_mb=limits.tmp_mb, protected=job["protected"])
+                                      mpl_dir=mpl, tmp_mb=limits.tmp_mb, protected=protected)
         return cmd, env, (w,), None, child
     name = f"vitcourse-grade-{uuid.uuid4().hex[:12]}"
     cmd = isolation.container_command(mode, limits.image, isolation.boot("python", isolation.PKG, job_file, 1),
