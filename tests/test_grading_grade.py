@@ -16,6 +16,8 @@ from vitcourse.grading.report import columns, rows
 from vitcourse.grading.spec import Check
 
 from test_grading_generate import EXERCISES, SOLUTIONS
+from test_grading_hostile import NEEDS_BWRAP
+
 
 TP1 = ("patchify", "PatchEmbedding", "PositionalEncodingLearned", "token_stats", "position_similarity")
 
@@ -121,6 +123,7 @@ def test_times_config_and_formula(tmp_path):
         load_config(touch(tmp_path / "c.yml", "penalty: 3\n"))
 
 
+@NEEDS_BWRAP
 def test_cli_grade_end_to_end(tmp_path, capsys):
     """Solution (in a folder), untouched exercise and a partial .py: gradebook, feedback, rubric, late."""
     subs = tmp_path / "subs"
@@ -208,6 +211,7 @@ def test_final_refuses_bad_inputs(tmp_path, capsys, case, words):
     assert re.search(words, err), err
 
 
+@NEEDS_BWRAP
 def test_grading_the_wrong_tp_says_so(tmp_path, capsys):
     subs = touch(tmp_path / "subs" / "part.py", "def token_stats(image_size, patch_size, dim, in_channels=1):\n"
                                                 "    return {}\n").parent

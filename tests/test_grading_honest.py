@@ -5,8 +5,8 @@ Each case is the correct code written in an unusual but valid way: a byte-order 
 ends, IPython magics (inside functions too), `%%writefile` modules, `%%capture` and `%%bash` cells,
 a dataclass and a NamedTuple without the grader's `__future__` flags, definitions inside
 `try/except ImportError` and `if`, a config dict filled by item assignment, a lazy scikit-learn
-import, extra buffers, differently named sub-layers. All run in one batch per TP, under the
-sandbox `auto` picks (bubblewrap here and on CI).
+import, extra buffers, differently named sub-layers. All run in one batch per TP, under
+bubblewrap (skipped where it is not installed; CI installs it).
 """
 import csv
 import json
@@ -19,7 +19,10 @@ from vitcourse.grading.grade import grade_all
 from vitcourse.grading.report import write_reports
 from vitcourse.grading.sandbox import Limits
 
+from test_grading_hostile import NEEDS_BWRAP
+
 LIMITS = Limits(timeout=20, memory_mb=768, cpu_s=60, total_timeout=300)
+pytestmark = NEEDS_BWRAP
 
 TP1 = '''import torch
 import torch.nn.functional as F

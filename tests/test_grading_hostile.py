@@ -28,7 +28,9 @@ from vitcourse.grading.sandbox import Limits
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = float(os.environ.get("VITCOURSE_HOSTILE_TIMEOUT", "5"))
 LIMITS = Limits(timeout=TIMEOUT, memory_mb=512, cpu_s=60, total_timeout=20 * TIMEOUT + 60, isolate="bwrap")
-pytestmark = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not installed (CI installs it: .ci/run)")
+NEEDS_BWRAP = pytest.mark.skipif(not bwrap_works() and not os.environ.get("VITCOURSE_REQUIRE_SANDBOX"),
+                                 reason="bubblewrap is not installed (CI installs it, and .ci/run requires it)")
+pytestmark = NEEDS_BWRAP
 PACKAGE = ROOT / "vitcourse"
 CANARIES = (ROOT / "HOSTILE_WAS_HERE.txt", Path("/tmp/vitcourse_hostile_was_here.txt"),
             Path("/tmp/vitcourse_hostile_shell.txt"), Path("/tmp/vitcourse_hostile_process.txt"),
@@ -71,15 +73,17 @@ def grade_batch(assignment, notebook, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"{assignment}_grades")
     before = fingerprint()
     with socket.socket() as listener:
-        listener.bind(("127.0.0.1", PORT))
-        listener.listen(5)
-        listener.setblocking(False)
+        if assignment == "tp1":                          # tests/hostile/tp1/network.py aims at it
+            listener.bind(("127.0.0.1", PORT))
+            listener.listen(5)
+            listener.setblocking(False)
         results = grade_all(assignment, subs, out, limits=LIMITS, workers=2)
-        try:
-            listener.accept()
-            pytest.fail("a sandboxed submission connected to the grader's machine")
-        except BlockingIOError:
-            pass
+        if assignment == "tp1":
+            try:
+                listener.accept()
+                pytest.fail("a sandboxed submission connected to the grader's machine")
+            except BlockingIOError:
+                pass
     time.sleep(0.5)
     assert fingerprint() == before, "a submission changed the package or site-packages"
     assert not leftovers(), "a process started by a submission outlived its run"
@@ -122,7 +126,7 @@ EXPECTED = {
     "monkeypatch": ((0, 0, 0, 1, 0.3), ["values differ"]),
     "writes_outside": ((0, 1.5, 0, 1, 0), ["blocked by the grading sandbox: writing"]),
     "reads_solutions": ((0, 0, 0, 1, 0), ["No such file or directory"]),    # nothing of the repository is there
-    "imports_reference": ((0, 0, 0, 0, 1), ["is not available while grading", "FLAGGED: patchify uses vitcourse.patches",
+    "imports_reference": ((0, 0, 0, 0, 1), ["implementation is not available to graded code", "FLAGGED: patchify uses vitcourse.patches",
                                             "FLAGGED: PatchEmbedding", "FLAGGED: token_stats uses vitcourse.measure.token_costs"]),
     "network_and_processes": ((1.5, 0, 0, 1, 0), ["blocked by the sandbox", "subprocess.Popen"]),
     # one attack class each, every route of it; the graded answer is right only if every route failed

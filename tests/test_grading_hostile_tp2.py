@@ -13,7 +13,7 @@ EXPECTED = {
                                                 "missing [blocks.0.attn.proj.bias"]),
     "common_mistakes": ((0.45, 0.6, 0.4, 0, 0), ["the scores were not divided by sqrt(d_k)",
                                                  "unexpected [mha.in_proj_bias"]),
-    "imports_reference": ((0, 0, 0, 0, 0), ["is not available while grading",
+    "imports_reference": ((0, 0, 0, 0, 0), ["implementation is not available to graded code",
                                             "FLAGGED: scaled_dot_product_attention uses vitcourse.attention",
                                             "FLAGGED: VisionTransformer uses vitcourse.blocks.Block"]),
 }

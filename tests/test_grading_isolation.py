@@ -16,6 +16,8 @@ from vitcourse.grading.cli import main
 from vitcourse.grading.grade import grade_all
 from vitcourse.grading.sandbox import Limits
 
+from test_grading_hostile import NEEDS_BWRAP
+
 ROOT = Path(__file__).resolve().parents[1]
 STATS = ("def token_stats(image_size, patch_size, dim, in_channels=1):\n    n = (image_size // patch_size) ** 2\n"
          "    return {'num_tokens': n, 'attention_entries': n * n,\n"
@@ -39,7 +41,7 @@ def test_package_tree_holds_no_reference_module(tmp_path):
 def test_import_blocker_refuses_what_is_not_in_the_tree():
     blocker = guard.ReferenceBlocker(["vitcourse.data"])
     assert blocker.find_spec("vitcourse.data") is None and blocker.find_spec("numpy") is None
-    with pytest.raises(ModuleNotFoundError, match="reference implementation is not available"):
+    with pytest.raises(ModuleNotFoundError, match="reference implementation is not available to graded code"):
         blocker.find_spec("vitcourse.pos_embed")
 
 
@@ -143,7 +145,7 @@ def test_empty_folder_is_an_error(tmp_path, capsys):
     assert "no submissions in" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not isolation.bwrap_works(), reason="bubblewrap is not installed (CI installs it)")
+@NEEDS_BWRAP
 def test_bwrap_child_is_unprivileged_even_when_the_grader_is_root(tmp_path):
     """Capabilities 0, uid 65534, mount/umount refused, no nested user namespace, the host's processes invisible."""
     src = textwrap.dedent('''

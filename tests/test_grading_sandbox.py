@@ -1,5 +1,4 @@
 """The submission's process: plain data only, limits, the watchdog with resume, the audit hook."""
-import os
 import textwrap
 
 import numpy as np
@@ -8,12 +7,13 @@ import pytest
 from vitcourse.grading import codec, pkgtree
 from vitcourse.grading.assignments import get_assignment
 from vitcourse.grading.extract import extract_definitions
-from vitcourse.grading.isolation import UNSAFE, bwrap_works
+from vitcourse.grading.isolation import UNSAFE
 from vitcourse.grading.reference import reference_data
 from vitcourse.grading.sandbox import Limits, run_submission
 
+from test_grading_hostile import NEEDS_BWRAP
+
 FAST = Limits(timeout=3.0, memory_mb=512, cpu_s=30, total_timeout=120, isolate=UNSAFE)
-needs_bwrap = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not installed (CI installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def _refused(fn):
     assert values(out) == 3
 
 
-@needs_bwrap
+@NEEDS_BWRAP
 def test_bwrap_sees_nothing_of_the_host(tmp_path, tree):
     """os.path.exists is not audited: the file is simply not there inside the sandbox."""
     (tmp_path / "hidden").mkdir()

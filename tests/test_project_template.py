@@ -53,7 +53,7 @@ def test_defaults_render_a_complete_project_without_template_syntax_left(default
     assert default_project.name == "vit-project"
     expected = {"README.md", "pyproject.toml", ".gitignore", "configs/baseline.yaml", "tests/conftest.py"} | {
         f"src/vit_project/{m}.py" for m in ("__init__", "__main__", "cli", "config", "data", "model", "train",
-                                            "evaluate", "tracking", "logs")}
+                                            "evaluate", "visualize", "tracking", "logs")}
     files = {p.relative_to(default_project).as_posix() for p in default_project.rglob("*") if p.is_file()}
     assert expected <= files
     for name in files:

@@ -97,8 +97,9 @@ class ReferenceBlocker:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] != "vitcourse" or name in self.allowed:
             return None
-        raise ModuleNotFoundError(f"No module named {name!r}: the course's reference implementation is not "
-                                  f"available while grading (graded code must be your own)", name=name)
+        raise ModuleNotFoundError(f"No module named {name!r} while grading: the course's reference "
+                                  f"implementation is not available to graded code (an import only your "
+                                  f"experiments use may fail here; graded functions must not need it)", name=name)
 
     def find_module(self, name, path=None):                      # pragma: no cover - old protocol
         return None
