@@ -145,3 +145,9 @@ def test_holm_on_chosen_claims():
     assert [c.p for c in adjusted] == pytest.approx([0.03, 0.06, 0.06])  # 3 x 0.01, max(0.03, 2 x 0.03), then 0.04 -> 0.06
     assert [c.resolved for c in adjusted] == [True, False, False] and "Holm over 3" in adjusted[0].test
     assert holm([Comparison(("A", "B"), 0.1, 0.01, 0.04, "t")])[0].p == 0.04
+
+
+def test_sentence_p_value_never_reads_as_alpha_beside_a_verdict():
+    c = Comparison(("A", "B"), 0.05, 0.01, 0.0497, "paired t-test")
+    assert c.resolved and "p = 0.0497" in c.sentence()
+    assert "p = 0.051" in Comparison(("A", "B"), 0.05, 0.01, 0.0512, "t").sentence()

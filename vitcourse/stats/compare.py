@@ -29,7 +29,10 @@ class Comparison:
 
     def sentence(self, digits: int = 3) -> str:
         a, b = self.names
-        detail = f"{self.test}, p = {self.p:.2g}"
+        p = f"{self.p:.2g}"
+        if (float(p) < self.alpha) != self.resolved:       # 0.0497 is not "0.05" next to a verdict
+            p = f"{self.p:.3g}"
+        detail = f"{self.test}, p = {p}"
         if not self.resolved:
             return (f"{a} vs {b}: not resolved at this scale (difference {self.diff:+.{digits}f} ± "
                     f"{self.se:.{digits}f}, {detail}).")
