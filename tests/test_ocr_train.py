@@ -24,7 +24,7 @@ def run(seed=0):
 def test_history_and_determinism():
     h = run()
     assert h["step"] == list(range(1, 7)) and len(h["loss"]) == 6 and h["eval_step"] == [4, 6]
-    assert all(c >= 0 for c in h["eval_cer"]) and h["seconds"] > 0
+    assert all(c >= 0 for c in h["eval_cer"]) and h["seconds"] > 0 and h["cpu_seconds"] > 0
     assert run()["loss"] == h["loss"] and run(seed=1)["loss"] != h["loss"]   # the seed orders the batches
 
 

@@ -99,7 +99,7 @@ class CTCReader(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def ctc_reader(image_size=(32, 128), vocab_size: int = 99, hybrid: bool = True, patch_size: int = 8, dim: int = 64,
+def ctc_reader(image_size=(32, 128), vocab_size: int = 99, hybrid: bool = False, patch_size: int = 8, dim: int = 64,
                depth: int = 3, num_heads: int = 4, mlp_dim: int = 128, in_channels: int = 1,
                frames_per_column: int = 2, blank_id: int = 0) -> CTCReader:
     """A small CTC reader for grey lines. hybrid=True: `LineEncoder` (conv stem, then a ViT over a

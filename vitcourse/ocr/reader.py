@@ -33,7 +33,7 @@ def as_batch(images) -> torch.Tensor:
     return (1.0 - x)[:, None]
 
 
-def ocr_encoder_decoder(tokenizer: OCRTokenizer, image_size=(32, 128), hybrid: bool = True, patch_size: int = 8,
+def ocr_encoder_decoder(tokenizer: OCRTokenizer, image_size=(32, 128), hybrid: bool = False, patch_size: int = 8,
                         dim: int = 64, depth: int = 3, num_heads: int = 4, mlp_dim: int = 128, decoder_depth: int = 2,
                         max_length: int = 24, in_channels: int = 1) -> ImageToText:
     """A TrOCR-style reader: an encoder over the line (hybrid=True: `LineEncoder`, the CTC reader's

@@ -1,5 +1,5 @@
 """Text lines rendered with the TrueType fonts that ship inside matplotlib: SynthDoG's idea (Donut,
-Kim et al. 2022, Section 2.3: synthetic documents teach reading) in miniature.
+Kim et al. 2022, Section 2: synthetic documents teach reading) in miniature.
 
 A line is a grey image (H, W), float32 in [0, 1], paper 1 and ink 0 (dark on light, as scanners
 and Tesseract expect), drawn with Pillow at a fixed height. Optional jitter, font-size changes,

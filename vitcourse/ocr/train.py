@@ -22,7 +22,7 @@ def train_reader(model, tokenizer: OCRTokenizer, images: torch.Tensor, texts, *,
     """Train `model` (CTCReader or ImageToText) on (images (N, 1, H, W), texts) for `steps` steps.
 
     Returns {'step', 'loss' (per step), 'eval_step', 'eval_cer' (greedy CER on `eval_set` =
-    (images, texts) every `eval_every` steps and at the end), 'seconds'}."""
+    (images, texts) every `eval_every` steps and at the end), 'seconds' (wall), 'cpu_seconds'}."""
     texts = list(texts)
     if images.shape[0] != len(texts) or not texts:
         raise ValueError(f"{images.shape[0]} images but {len(texts)} texts: one text per line image, at least one")
@@ -32,7 +32,8 @@ def train_reader(model, tokenizer: OCRTokenizer, images: torch.Tensor, texts, *,
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, steps, warmup))
     history = {"step": [], "loss": [], "eval_step": [], "eval_cer": []}
-    order, pos, start = torch.randperm(len(texts), generator=g), 0, time.perf_counter()
+    order, pos = torch.randperm(len(texts), generator=g), 0
+    start, cpu_start = time.perf_counter(), time.process_time()
 
     def evaluate(step):
         history["eval_step"].append(step)
@@ -55,5 +56,6 @@ def train_reader(model, tokenizer: OCRTokenizer, images: torch.Tensor, texts, *,
         if eval_set is not None and eval_every and (step % eval_every == 0 or step == steps):
             evaluate(step)
     history["seconds"] = time.perf_counter() - start
+    history["cpu_seconds"] = time.process_time() - cpu_start      # this process's CPU time: what an idle core needs
     model.eval()
     return history
