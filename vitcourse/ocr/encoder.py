@@ -5,10 +5,13 @@ feature map, and may have spatial size 1x1).
 The stem turns a (B, C, H, W) line into a (B, C', H/8, W/4) map (three 3x3 convolutions with GELU,
 strides (2, 2), (2, 2), (2, 1)) and folds its H/8 rows into the channels, so the ViT reads a
 1 x (W/4) grid with 1x1 patches: one token per 4-px column of the line, each summarising the
-whole column and its neighbours, as CTC readers want (one frame sequence, left to right). Convolutions give the
-locality and translation equivariance that a plain ViT has to learn from data (notebook 04), which
-is what a reader trained for a few hundred steps lacks; CRNN-style OCR models (Shi et al. 2016,
-arXiv 1507.05717) read text lines the same way. `forward_features` has the ViT's contract, so
+whole column and its neighbours, as CTC readers want (one frame sequence, left to right).
+Convolutions give the locality and translation equivariance that a plain ViT has to learn from
+data (notebook 04); CRNN-style OCR models (Shi et al. 2016, arXiv 1507.05717) read lines this way.
+Measured, not assumed: in 300-step pilots at notebook 14's settings a CTC reader on this encoder
+was still on CTC's all-blank plateau while the plain ViT's 4 x 16 grid had begun to read, so the
+readers default to the plain ViT (`hybrid=False`); this one is there to compare at larger budgets.
+`forward_features` has the ViT's contract, so
 both readers (CTC and `ImageToText`, with `encoder_dim`) take it as their encoder.
 """
 from __future__ import annotations
