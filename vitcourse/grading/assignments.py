@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import importlib
 
-ASSIGNMENTS = {"tp1": "vitcourse.grading.tp1", "tp2": "vitcourse.grading.tp2"}
+ASSIGNMENTS = {"tp1": "vitcourse.grading.tp1", "tp2": "vitcourse.grading.tp2", "tp3": "vitcourse.grading.tp3"}
+# Optional TPs: each one handed in replaces the lowest required TP grade when it is higher (`final`).
+OPTIONAL = ("tp3", "tp4")
 
 
 def get_assignment(name: str):

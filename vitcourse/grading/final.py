@@ -1,6 +1,9 @@
 """The course grade: `python -m vitcourse final --exercises GRADEBOOK... --project project.csv`.
 
 The formula comes from `course.yml` (FIUBA: 0.4 x the mean of the TP finals + 0.6 x the project).
+The optional TPs (`assignments.OPTIONAL`: TP3, TP4) never lower a grade: each one a student handed in
+replaces that student's lowest required TP grade (TP1, TP2) when it is higher, and the mean is over
+the required TPs given; with only optional gradebooks, the mean is over those.
 Every input is checked before anything is computed: missing files or columns, a gradebook given
 twice, a student listed twice in one file, a score that is not a number or lies outside
 [0, scale], and project rows for students who appear in no gradebook (a typo in a name would
@@ -12,7 +15,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .assignments import ASSIGNMENTS, get_assignment
+from .assignments import ASSIGNMENTS, OPTIONAL, get_assignment
 from .config import CourseConfig
 
 
@@ -74,15 +77,30 @@ def course_grades(exercises: list, project, config: CourseConfig) -> tuple[list,
                          f"differs from the submissions'?); gradebook students are {sorted(known)[:20]}")
     out = []
     for s in sorted(known):
-        notes = [f"no {tp} submission (0)" for tp in names if s not in finals[tp]]
+        required = [tp for tp in names if tp not in OPTIONAL] or names
+        notes = [f"no {tp} submission (0)" for tp in required if s not in finals[tp]]
         if s not in projects:
             notes.append("no project score yet (0)")
-        ex = sum(finals[tp].get(s, 0.0) for tp in names) / max(1, len(names))
+        ex, replaced = _exercises(s, finals, required, [tp for tp in names if tp not in required])
+        notes += replaced
         pr = projects.get(s, 0.0)
         row = {"student": s, **{tp: finals[tp].get(s, 0.0) for tp in names}, "exercises": round(ex, 4),
                "project": pr, "final": config.final_grade(ex, pr), "notes": "; ".join(notes)}
         out.append(row)
     return out, names
+
+
+def _exercises(student, finals, required, optional) -> tuple[float, list]:
+    """The mean of the required TPs after each optional TP replaced the lowest one it beats."""
+    scores = {tp: finals[tp].get(student, 0.0) for tp in required}
+    notes = []
+    for tp in sorted((t for t in optional if student in finals[t]), key=lambda t: -finals[t][student]):
+        low = min(scores, key=scores.get)
+        if finals[tp][student] > scores[low]:
+            notes.append(f"{tp} ({finals[tp][student]:g}) replaces {low.split(' ')[0]} ({scores[low]:g})")
+            scores[f"{low} <- {tp}"] = finals[tp][student]
+            del scores[low]
+    return round(sum(scores.values()) / max(1, len(scores)), 4), notes
 
 
 def write(path, rows: list, names: list) -> None:
