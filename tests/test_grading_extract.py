@@ -122,3 +122,14 @@ def test_reference_implementation_flagged(source, flagged):
 ])
 def test_allowed_uses_not_flagged(source):
     assert vitcourse_uses(extract_definitions([(1, source)]), ("patchify",), ALLOWED) == {}
+
+
+def test_parsing_in_many_threads_at_once_is_safe():
+    """CPython 3.11 shares the AST converter's recursion counter between threads; the grader's
+    thread pool must not see 'AST constructor recursion depth mismatch' (a real CI failure)."""
+    import concurrent.futures
+    from vitcourse.grading.magics import parse
+    deep = "x = " + "(" * 40 + "1" + ")" * 40 + "\n" + "def f(a):\n    return [[[[a]]]]\n" * 50
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        trees = list(pool.map(lambda _: parse(deep), range(64)))
+    assert all(len(t.body) == 51 for t in trees)

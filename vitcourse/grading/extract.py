@@ -21,7 +21,7 @@ import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .magics import normalise, strip_magics, writefile  # noqa: F401  (strip_magics: re-exported)
+from .magics import AST_LOCK, normalise, parse, strip_magics, writefile  # noqa: F401  (strip_magics: re-exported)
 from .notebook import cell_source
 
 _CONSTANT_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp,
@@ -144,7 +144,8 @@ def _kind(node) -> str | None:
 
 def _global_reads(node) -> set:
     """Module-level names a statement reads when it runs or when the functions it defines are called."""
-    table = symtable.symtable(ast.unparse(node), "<statement>", "exec")
+    with AST_LOCK:
+        table = symtable.symtable(ast.unparse(node), "<statement>", "exec")
     names, todo = set(), [table]
     while todo:
         t = todo.pop()
@@ -194,7 +195,7 @@ def extract_definitions(cells, roots=None) -> Extraction:
             continue
         source = strip_magics(source)
         try:
-            parsed.append((number, source, ast.parse(source)))
+            parsed.append((number, source, parse(source)))
         except SyntaxError as e:
             problems.append(f"cell {number} has a syntax error (line {e.lineno}: {e.msg}); "
                             f"its definitions were not graded")

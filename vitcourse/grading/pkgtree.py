@@ -16,6 +16,8 @@ from pathlib import Path
 
 import vitcourse
 
+from .magics import parse
+
 PACKAGE = Path(vitcourse.__file__).resolve().parent
 RUNTIME = ("grading/__init__.py", "grading/child.py", "grading/guard.py", "grading/codec.py", "grading/spec.py",
            "grading/assignments.py", "grading/judge.py", "grading/tp1.py", "grading/tp2.py",
@@ -36,7 +38,7 @@ def _module_file(dotted: str) -> Path | None:
 
 def _imports(path: Path, dotted: str) -> set:
     """The vitcourse modules a file imports at top level (absolute or relative)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse(path.read_text(encoding="utf-8"))
     package = dotted if path.name == "__init__.py" else dotted.rpartition(".")[0]
     found = set()
     for node in tree.body:
@@ -56,7 +58,7 @@ def _imports(path: Path, dotted: str) -> set:
 
 def _only(source: str, names: set) -> str:
     """A module's docstring, imports and the top-level definitions `names` need (transitively)."""
-    tree = ast.parse(source)
+    tree = parse(source)
     defs = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
