@@ -36,21 +36,25 @@ class HungarianMatcher:
 
     @torch.no_grad()
     def cost_matrices(self, outputs, targets) -> list[torch.Tensor]:
-        """One (Q, n_i) cost matrix per image (on the CPU); NaN/inf replaced by the dtype's max."""
+        """One (Q, n_i) cost matrix per image (on the CPU); NaN/inf replaced by the dtype's max.
+        As in DETR's reference code, the costs of the whole batch are one (B Q, sum n_i) matrix,
+        computed at once and cut into the images' blocks (the off-diagonal blocks are never used)."""
         batch_size, num_queries, num_classes = check_outputs(outputs)
         check_targets(targets, batch_size, num_classes)
-        prob = outputs["logits"].softmax(-1)                            # (B, Q, C+1)
-        costs = []
-        for b, t in enumerate(targets):
-            labels, boxes = t["class_labels"], t["boxes"].to(outputs["pred_boxes"].dtype)
-            pred = outputs["pred_boxes"][b]                             # (Q, 4) cxcywh
-            c_class = -prob[b][:, labels]                               # (Q, n)
-            c_bbox = torch.cdist(pred, boxes, p=1)                      # (Q, n)
-            c_giou = -generalized_box_iou(box_cxcywh_to_xyxy(pred), box_cxcywh_to_xyxy(boxes))
-            c = self.bbox_cost * c_bbox + self.class_cost * c_class + self.giou_cost * c_giou
-            big = torch.finfo(c.dtype).max
-            costs.append(torch.nan_to_num(c, nan=big, posinf=big, neginf=big).cpu())
-        return costs
+        sizes = [len(t["class_labels"]) for t in targets]
+        if sum(sizes) == 0:
+            return [torch.zeros(num_queries, 0, dtype=outputs["pred_boxes"].dtype) for _ in targets]
+        prob = outputs["logits"].flatten(0, 1).softmax(-1)              # (B Q, C+1)
+        pred = outputs["pred_boxes"].flatten(0, 1)                      # (B Q, 4) cxcywh
+        labels = torch.cat([t["class_labels"] for t in targets]).to(prob.device)            # (T,)
+        boxes = torch.cat([t["boxes"] for t in targets]).to(pred)                          # (T, 4)
+        c_class = -prob[:, labels]                                      # (B Q, T)
+        c_bbox = torch.cdist(pred, boxes, p=1)                          # (B Q, T)
+        c_giou = -generalized_box_iou(box_cxcywh_to_xyxy(pred), box_cxcywh_to_xyxy(boxes))
+        c = self.bbox_cost * c_bbox + self.class_cost * c_class + self.giou_cost * c_giou
+        big = torch.finfo(c.dtype).max
+        c = torch.nan_to_num(c, nan=big, posinf=big, neginf=big).view(batch_size, num_queries, -1).cpu()
+        return [block[b] for b, block in enumerate(c.split(sizes, dim=-1))]
 
     @torch.no_grad()
     def __call__(self, outputs, targets) -> list[tuple[torch.Tensor, torch.Tensor]]:

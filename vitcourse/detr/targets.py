@@ -30,7 +30,9 @@ def check_outputs(outputs, name: str = "outputs") -> tuple[int, int, int]:
 
 
 def check_targets(targets, batch_size: int, num_classes: int) -> None:
-    """Each target: 'class_labels' (n,) integers in [0, num_classes), 'boxes' (n, 4) normalised cxcywh."""
+    """Each target: 'class_labels' (n,) integers in [0, num_classes), 'boxes' (n, 4) normalised cxcywh.
+    The values of all targets are checked at once (a few tensor ops per batch, not per image); only
+    when a check fails are the targets looked at one by one to name the culprit."""
     if not isinstance(targets, (list, tuple)) or len(targets) != batch_size:
         raise ValueError(f"targets must be a list of {batch_size} dicts (one per image), got "
                          f"{type(targets).__name__} of length {len(targets) if hasattr(targets, '__len__') else '?'}")
@@ -44,6 +46,16 @@ def check_targets(targets, batch_size: int, num_classes: int) -> None:
         if not isinstance(boxes, torch.Tensor) or boxes.shape != (len(labels), 4):
             raise ValueError(f"targets[{i}]['boxes'] must be ({len(labels)}, 4) to match its {len(labels)} labels, "
                              f"got {tuple(getattr(boxes, 'shape', ()))}")
+    if not targets or sum(len(t["class_labels"]) for t in targets) == 0:
+        return
+    labels = torch.cat([t["class_labels"] for t in targets])
+    boxes = torch.cat([t["boxes"].to(torch.float64) for t in targets])
+    labels_ok = bool(((labels >= 0) & (labels < num_classes)).all())
+    boxes_ok = bool((torch.isfinite(boxes) & (boxes >= 0) & (boxes <= 1)).all())
+    if labels_ok and boxes_ok:
+        return
+    for i, t in enumerate(targets):                          # the slow path: say which target is wrong
+        labels, boxes = t["class_labels"], t["boxes"]
         if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
             raise ValueError(f"targets[{i}]['class_labels'] must be in [0, {num_classes}) ({num_classes} classes; "
                              f"index {num_classes} is no-object and never a target), got {labels.tolist()}")
