@@ -31,6 +31,15 @@ def test_same_seed_same_batch_different_seed_differs():
     assert not torch.equal(a["images"], c["images"])
 
 
+def test_caption_style_changes_only_the_captions():
+    # notebook 10 pairs the label and full captions of the same scenes: the style draws no random numbers
+    from dataclasses import replace
+    batches = [make_batch(replace(WORLD, caption_style=s), 16, seed=5) for s in ("label", "attributes", "full")]
+    for b in batches[1:]:
+        assert torch.equal(b["images"], batches[0]["images"]) and b["objects"] == batches[0]["objects"]
+    assert len({tuple(b["captions"]) for b in batches}) == 3
+
+
 def test_items_do_not_depend_on_order_and_match_make_batch():
     ds = ShapesDataset(WORLD, 10, seed=4)
     late_first = ds[7]
