@@ -21,7 +21,7 @@ from .magics import parse
 PACKAGE = Path(vitcourse.__file__).resolve().parent
 RUNTIME = ("grading/__init__.py", "grading/child.py", "grading/guard.py", "grading/codec.py", "grading/spec.py",
            "grading/assignments.py", "grading/judge.py", "grading/tp1.py", "grading/tp2.py",
-           "grading/tp3.py")
+           "grading/tp3.py", "grading/tp4.py")
 STUB = '"""The course package as the grading sandbox sees it: the allowed helpers only (see grading/pkgtree.py)."""\n'
 
 
