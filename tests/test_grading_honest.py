@@ -5,7 +5,8 @@ Each case is the correct code written in an unusual but valid way: a byte-order 
 ends, IPython magics (inside functions too), `%%writefile` modules, `%%capture` and `%%bash` cells,
 a dataclass and a NamedTuple without the grader's `__future__` flags, definitions inside
 `try/except ImportError` and `if`, a config dict filled by item assignment, a lazy scikit-learn
-import, extra buffers, differently named sub-layers. All run in one batch per TP, under
+import, extra buffers, differently named sub-layers; for TP4 a SigLIP loss with einsum and
+torch.where, per-class prompt loops, ranks from argsort and float32 recalls. All run in one batch per TP, under
 bubblewrap (skipped where it is not installed; CI installs it).
 """
 import csv
@@ -230,6 +231,66 @@ TP2_CASES = {
 }
 
 
+TP4 = '''import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def siglip_loss(image_features, text_features, logit_scale, logit_bias, positives=None):
+    x = image_features / image_features.norm(dim=1, keepdim=True)
+    y = text_features / text_features.norm(dim=1, keepdim=True)
+    logits = torch.einsum("id,jd->ij", x, y) * torch.as_tensor(logit_scale, dtype=x.dtype).exp() + logit_bias
+    match = torch.eye(len(x), dtype=torch.bool) if positives is None else positives
+    return -torch.where(match, F.logsigmoid(logits), F.logsigmoid(-logits)).sum() / len(x)
+
+
+def zero_shot_classifier(model, tokenizer, classnames, templates):
+    weights = []
+    for name in classnames:
+        with torch.no_grad():
+            e = model.encode_text(tokenizer([t.format(name) for t in templates]))
+        e = e / e.norm(dim=-1, keepdim=True)
+        weights.append(F.normalize(e.mean(0), dim=0))
+    return torch.stack(weights)
+
+
+def zero_shot_predict(image_features, classifier):
+    cos = F.cosine_similarity(image_features[:, None, :], classifier[None, :, :], dim=-1)
+    return torch.argmax(cos, dim=1)
+
+
+def per_class_metrics(y_true, y_pred, num_classes):
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    labels = np.arange(num_classes)
+    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return dict(confusion=confusion_matrix(y_true, y_pred, labels=labels), precision=p, recall=r, f1=f, support=n,
+                macro_precision=p.mean(), macro_recall=r.mean(), macro_f1=f.mean(),
+                accuracy=accuracy_score(y_true, y_pred))
+
+
+def recall_at_k(similarity, positives, ks=(1, 5, 10)):
+    order = similarity.argsort(dim=1, descending=True)
+    first = positives.gather(1, order).float().argmax(dim=1)         # rank of the best-ranked correct item
+    return {k: float((first < k).float().mean()) for k in ks}
+'''
+
+TP4_CASES = {
+    "bom_crlf.py": (("\ufeff" + TP4.replace("\n", "\r\n")).encode(), (1.5, 1.5, 1.5, 1.5)),
+    "magics.ipynb": (nb("%matplotlib inline\nimport torch\n", "%%capture\nprint('training...')\n",
+                        swap(TP4, "    order = similarity.argsort", "    %time order = similarity.argsort")),
+                     (1.5, 1.5, 1.5, 1.5)),
+    # one mistake each, charged once: the loss on unnormalised features, macro averages over the classes present
+    "near_miss_unnormalised_siglip.py": (swap(TP4, "    x = image_features / image_features.norm(dim=1, keepdim=True)\n"
+                                              "    y = text_features / text_features.norm(dim=1, keepdim=True)\n",
+                                              "    x, y = image_features, text_features\n"), (0.45, 1.5, 1.5, 1.5)),
+    "near_miss_macro_present.py": (swap(TP4, "macro_precision=p.mean(), macro_recall=r.mean(), macro_f1=f.mean(),",
+                                        "**dict(zip(('macro_precision', 'macro_recall', 'macro_f1'), "
+                                        "precision_recall_fscore_support(y_true, y_pred, average='macro', "
+                                        "zero_division=0)[:3])),"), (1.5, 1.5, 1.2, 1.5)),
+}
+
+
 def grade(tp, cases, tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -271,3 +332,13 @@ def test_tp1_unusual_but_valid(tp1, case):
 @pytest.mark.parametrize("case", sorted(TP2_CASES))
 def test_tp2_unusual_but_valid(tp2, case):
     _check(tp2, TP2_CASES, case)
+
+
+@pytest.fixture(scope="module")
+def tp4(tmp_path_factory):
+    return grade("tp4", TP4_CASES, tmp_path_factory.mktemp("honest_tp4"))
+
+
+@pytest.mark.parametrize("case", sorted(TP4_CASES))
+def test_tp4_unusual_but_valid(tp4, case):
+    _check(tp4, TP4_CASES, case)

@@ -130,3 +130,11 @@ def test_tp4_counts_like_tp3_in_the_course_grade(tmp_path):
     assert got["ana"]["exercises"] == 8.5 and "replaces tp1 (4)" in got["ana"]["notes"] and \
         "replaces tp2 (6)" in got["ana"]["notes"]                                     # both optional TPs count
     assert got["bo"]["exercises"] == 9.5 and "tp4 (10) replaces tp2 (8)" in got["bo"]["notes"]
+
+
+@pytest.mark.parametrize("tp", ["tp3", "tp4"])
+def test_the_grading_benchmark_builds_its_mutations(tp, tmp_path):
+    from vitcourse.grading.bench import MUTATIONS, make_submissions
+    made = make_submissions(tp, tmp_path, 2 + len(MUTATIONS[tp]))         # every mutation's target is in the master
+    assert made == ["solution", "exercise"] + [name for name, _, _ in MUTATIONS[tp]]
+    assert len(list(tmp_path.glob("*.ipynb"))) == len(made)

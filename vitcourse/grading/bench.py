@@ -29,6 +29,18 @@ MUTATIONS = {
             ("mean pooling instead of the class token", "self.norm(x)[:, 0]", "self.norm(x).mean(dim=1)"),
             ("LayerNorm eps 1e-5 (still correct)", "eps=1e-6", "eps=1e-5"),
             ("micro-averaged precision", "precision.mean().item()", "(tp.sum() / predicted.sum()).item()")],
+    "tp3": [("randomly initialised head", "    nn.init.zeros_(head.weight)\n    nn.init.zeros_(head.bias)\n", ""),
+            ("tensors counted instead of elements", "sum(p.numel() for p in params if p.requires_grad)",
+             "sum(1 for p in params if p.requires_grad)"),
+            ("micro averages", 'average="macro", zero_division=0)', 'average="micro", zero_division=0)'),
+            ("bilinear position table", 'mode="bicubic", align_corners=False)', 'mode="bilinear", align_corners=False)')],
+    "tp4": [("SigLIP averaged over B^2 pairs", "return -F.logsigmoid(z * logits).sum() / B",
+             "return -F.logsigmoid(z * logits).mean()"),
+            ("unnormalised prompt ensemble", "F.normalize(model.encode_text(tokenizer(texts)), dim=-1)",
+             "model.encode_text(tokenizer(texts))"),
+            ("transposed confusion matrix", "np.add.at(cm, (y_true, y_pred), 1)", "np.add.at(cm, (y_pred, y_true), 1)"),
+            ("ties counted against the query (still correct)", "rank = (similarity > best).sum(dim=1)",
+             "rank = (similarity >= best).sum(dim=1) - 1")],
 }
 
 
