@@ -27,7 +27,7 @@ import torch
 
 from ..clip import CLIP, TextConfig
 from ..config import ViTConfig
-from .vit import _TO_HF_ACT, HF_ACTIVATIONS
+from .vit import _TO_HF_ACT, HF_ACTIVATIONS, check_state_keys
 
 _LEGACY_EOS = 2   # transformers' CLIPTextModel pools at argmax(input_ids) for this eos_token_id
 
@@ -80,20 +80,6 @@ def clip_config_from_hf(hf_config) -> dict:
                 logit_scale_init=hf_config.logit_scale_init_value)
 
 
-def _check_keys(state: dict, expected: dict) -> None:
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k}: got {tuple(state[k].shape)}, expected {expected[k]}"
-              for k in expected if k in state and tuple(state[k].shape) != expected[k]]
-    if missing or unexpected or shapes:
-        show = lambda xs: ", ".join(xs[:8]) + (f", ... ({len(xs) - 8} more)" if len(xs) > 8 else "")
-        lines = ["state dict does not fit a Hugging Face CLIPModel with this config:"]
-        lines += [f"  missing keys: {show(missing)}"] if missing else []
-        lines += [f"  unexpected (unused) keys: {show(unexpected)}"] if unexpected else []
-        lines += [f"  wrong shapes: {show(shapes)}"] if shapes else []
-        raise ValueError("\n".join(lines))
-
-
 def _hf_shapes(model: CLIP, layout) -> dict[str, tuple]:
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     squeeze = {"visual.cls_token": 2, "visual.pos_embed": 1, "text.pos_embed": 1}   # leading 1s HF lacks
@@ -121,7 +107,7 @@ def clip_from_hf(model, config=None) -> CLIP:
     kw = clip_config_from_hf(config)
     with torch.device("meta"):
         layout = _layout(kw["vision"], kw["text"])
-        _check_keys(state, _hf_shapes(CLIP(**kw), layout))
+        check_state_keys(state, _hf_shapes(CLIP(**kw), layout), "a Hugging Face CLIPModel")
     ref = state["logit_scale"]
     ours = {}
     for hf, us, part in layout:

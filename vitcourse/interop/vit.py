@@ -69,20 +69,21 @@ def _expected_shapes(c: ViTConfig, layout) -> dict[str, tuple]:
     return {hf: ours[us] if part is None else (ours[us][0] // 3, *ours[us][1:]) for hf, us, part in layout}
 
 
-def _check_keys(state: dict, expected: dict, naming: str) -> None:
-    """Strict: every key used, none missing, every shape as the config says; else one clear ValueError."""
+def check_state_keys(state: dict, expected: dict, model: str, hints: tuple = ()) -> None:
+    """Strict loading: every key used, none missing, every shape as the config says; else one clear
+    ValueError that lists them. `expected`: {key: shape}; `model` names what the state should fit;
+    `hints`: (substring of an unexpected key, advice) pairs added when such a key is present."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [f"{k}: got {tuple(state[k].shape)}, expected {expected[k]}"
               for k in expected if k in state and tuple(state[k].shape) != expected[k]]
     if missing or unexpected or shapes:
         show = lambda xs: ", ".join(xs[:8]) + (f", ... ({len(xs) - 8} more)" if len(xs) > 8 else "")
-        lines = [f"state dict does not fit a Hugging Face ViT ({naming} names) with this config:"]
+        lines = [f"state dict does not fit {model} with this config:"]
         lines += [f"  missing keys: {show(missing)}"] if missing else []
         lines += [f"  unexpected (unused) keys: {show(unexpected)}"] if unexpected else []
         lines += [f"  wrong shapes: {show(shapes)}"] if shapes else []
-        if any("pooler." in k for k in unexpected):
-            lines += ["  (vitcourse.ViT has no pooler: use ViTModel(config, add_pooling_layer=False))"]
+        lines += [f"  ({advice})" for key, advice in hints if any(key in k for k in unexpected)]
         raise ValueError("\n".join(lines))
 
 
@@ -170,7 +171,8 @@ def vit_from_hf(model, config=None) -> ViT:
         raise ValueError("state dict mixes transformers 4.x (encoder.layer.*) and 5.x (layers.*) names")
     naming = layers.pop() if layers else "5.x"
     layout = _layout(c, naming, prefix)
-    _check_keys(state, _expected_shapes(c, layout), naming)
+    check_state_keys(state, _expected_shapes(c, layout), f"a Hugging Face ViT ({naming} names)",
+                     hints=(("pooler.", "vitcourse.ViT has no pooler: use ViTModel(config, add_pooling_layer=False)"),))
 
     ref = state[prefix + "embeddings.patch_embeddings.projection.weight"]
     ours = {}
