@@ -32,7 +32,8 @@ class StandTokenizer:
             texts = [texts]
         ids = torch.zeros(len(texts), self.context_length, dtype=torch.int64)
         for i, text in enumerate(texts):
-            toks = [self.index[w] for w in str(text).replace(".", " ").split() if w in self.index][: self.context_length]
+            words = str(text).replace(".", " ").split()
+            toks = [self.index[w] for w in words if w in self.index][: self.context_length]
             ids[i, : len(toks)] = torch.tensor(toks, dtype=torch.int64)
         return ids
 
@@ -221,7 +222,8 @@ def metrics_judge(expected, got, inputs):
             if not isinstance(g, dict) or error_of(g):
                 return False, f"per_class_metrics: {error_of(g) or 'no result'}"
             for k in keys:
-                ok, msg = close(np.asarray(expected[case][k]), np.asarray(g[k]), f"{k} (case {case})", atol=1e-6, rtol=0)
+                ok, msg = close(np.asarray(expected[case][k]), np.asarray(g[k]), f"{k} (case {case})",
+                                atol=1e-6, rtol=0)                  # float32 sums are fine
                 if not ok:
                     return False, msg + hint
         return True, ""
@@ -298,7 +300,8 @@ def check_siglip_loss(siglip_loss):
     _say(abs(same.item() - want.item()) < 1e-10, f"with t = 0, b = 0 the loss should be {want.item():.6f}, "
                                                   f"got {same.item():.6f}")
     _say(abs(siglip_loss(3 * x, x, 0.0, 0.0).item() - same.item()) < 1e-10, "the features are not normalised")
-    flat = siglip_loss(torch.ones(4, 3, dtype=torch.float64), torch.ones(4, 3, dtype=torch.float64), math.log(10), -10.0)
+    ones = torch.ones(4, 3, dtype=torch.float64)
+    flat = siglip_loss(ones, ones, math.log(10), -10.0)
     _say(abs(flat.item() - 4 * math.log(2)) < 1e-9, "equal features at t = ln 10, b = -10: every logit is 0 and the "
                                                      "loss B^2 ln 2 / B = 4 ln 2 (divide the sum by B, not B^2)")
     print("✓ siglip_loss: sigmoid of every pair, normalised features, divided by B")

@@ -30,7 +30,8 @@ def per_class_metrics(y_true, y_pred, num_classes):
     prec, rec, f1, sup = precision_recall_fscore_support(y, p, labels=labels, zero_division=0)
     mp, mr, mf, _ = precision_recall_fscore_support(y, p, average="macro", zero_division=0)   # present classes only
     return {"confusion": confusion_matrix(y, p, labels=labels), "precision": prec, "recall": rec, "f1": f1,
-            "support": sup, "macro_precision": mp, "macro_recall": mr, "macro_f1": mf, "accuracy": float((y == p).mean())}
+            "support": sup, "macro_precision": mp, "macro_recall": mr, "macro_f1": mf,
+            "accuracy": float((y == p).mean())}
 
 
 def recall_at_k(similarity, positives, ks=(1, 5, 10)):
