@@ -5,7 +5,8 @@ Each case is the correct code written in an unusual but valid way: a byte-order 
 ends, IPython magics (inside functions too), `%%writefile` modules, `%%capture` and `%%bash` cells,
 a dataclass and a NamedTuple without the grader's `__future__` flags, definitions inside
 `try/except ImportError` and `if`, a config dict filled by item assignment, a lazy scikit-learn
-import, extra buffers, differently named sub-layers; for TP4 a SigLIP loss with einsum and
+import, extra buffers, differently named sub-layers; for TP3 a head zeroed in place, sklearn's separate
+metric functions and a reshape/permute interpolation; for TP4 a SigLIP loss with einsum and
 torch.where, per-class prompt loops, ranks from argsort and float32 recalls. All run in one batch per TP, under
 bubblewrap (skipped where it is not installed; CI installs it).
 """
@@ -231,6 +232,65 @@ TP2_CASES = {
 }
 
 
+TP3 = '''import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def replace_head(model, id2label):
+    old = model.classifier
+    setattr(model, "classifier", nn.Linear(old.in_features, len(id2label)))
+    with torch.no_grad():
+        for p in model.classifier.parameters():
+            p.fill_(0.0)
+    model.num_labels = len(id2label)
+    model.config.id2label = {int(k): v for k, v in id2label.items()}
+    model.config.label2id = {v: int(k) for k, v in id2label.items()}
+    return model
+
+
+def freeze_backbone(model, trainable=("classifier",)):
+    for name, p in model.named_parameters():
+        p.requires_grad = any(name == t or name.startswith(t + ".") or name.startswith(t) for t in trainable)
+    return model
+
+
+def count_parameters(model):
+    trainable = total = 0
+    for p in model.parameters():
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return trainable, total
+
+
+def compute_metrics(eval_pred):
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+    logits, labels = eval_pred
+    pred = logits.argmax(axis=1)
+    kw = dict(average="macro", zero_division=0)
+    return {"accuracy": accuracy_score(labels, pred), "precision": precision_score(labels, pred, **kw),
+            "recall": recall_score(labels, pred, **kw), "f1": f1_score(labels, pred, **kw)}
+
+
+def interpolate_pos_embed(pos_embed, new_grid):
+    n = pos_embed.shape[1] - 1
+    side = int(round(n ** 0.5))
+    grid = pos_embed[0, 1:].reshape(side, side, -1).permute(2, 0, 1).unsqueeze(0)
+    grid = F.interpolate(grid, size=new_grid, mode="bicubic", align_corners=False)
+    return torch.cat([pos_embed[:, :1], grid.squeeze(0).permute(1, 2, 0).reshape(1, -1, pos_embed.shape[2])], dim=1)
+'''
+
+TP3_CASES = {
+    "bom_crlf.py": (("\ufeff" + TP3.replace("\n", "\r\n")).encode(), (1.5, 1.5, 1.5, 1.5)),
+    "magics.ipynb": (nb("%load_ext autoreload\n%autoreload 2\nimport numpy as np\n", "!nvidia-smi\n",
+                        swap(TP3, "    pred = logits.argmax(axis=1)", "    %time pred = logits.argmax(axis=1)")),
+                     (1.5, 1.5, 1.5, 1.5)),
+    # one mistake each: PyTorch's default (random) head init, bilinear instead of bicubic
+    "near_miss_random_head.py": (swap(TP3, "            p.fill_(0.0)", "            pass"), (1.05, 1.5, 1.5, 1.5)),
+    "near_miss_bilinear.py": (swap(TP3, 'mode="bicubic"', 'mode="bilinear"'), (1.5, 1.5, 1.5, 0.9)),
+}
+
 TP4 = '''import numpy as np
 import torch
 import torch.nn.functional as F
@@ -342,3 +402,13 @@ def tp4(tmp_path_factory):
 @pytest.mark.parametrize("case", sorted(TP4_CASES))
 def test_tp4_unusual_but_valid(tp4, case):
     _check(tp4, TP4_CASES, case)
+
+
+@pytest.fixture(scope="module")
+def tp3(tmp_path_factory):
+    return grade("tp3", TP3_CASES, tmp_path_factory.mktemp("honest_tp3"))
+
+
+@pytest.mark.parametrize("case", sorted(TP3_CASES))
+def test_tp3_unusual_but_valid(tp3, case):
+    _check(tp3, TP3_CASES, case)
