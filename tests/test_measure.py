@@ -129,3 +129,13 @@ def test_token_costs_reject_a_patch_that_does_not_divide():
 
 def test_power_law_is_a_plain_dataclass():
     assert PowerLaw(2.0, 1.0, 1.0)(3.0) == 9.0
+
+
+def test_load_average_is_a_number_or_none_where_the_os_keeps_none(monkeypatch):
+    from vitcourse import measure
+    load = measure.load_average()
+    assert load is None or load >= 0
+    monkeypatch.delattr(measure.os, "getloadavg", raising=False)        # as on Windows
+    assert measure.load_average() is None and measure.describe_load() == "not available on this system"
+    monkeypatch.setattr(measure.os, "getloadavg", lambda: (1.234, 0.0, 0.0), raising=False)
+    assert measure.describe_load() == "1.2"

@@ -7,11 +7,27 @@ Timings taken on a shared machine are noisy: report them with the machine and th
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass
 
 import torch
+
+
+def load_average() -> float | None:
+    """The system's load average over the last minute, or None where the OS keeps none (Windows):
+    a time measured at a load well above the core count is the machine's, not the code's."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def describe_load() -> str:
+    """`load_average()` for a sentence: "1.3", or "not available on this system"."""
+    load = load_average()
+    return "not available on this system" if load is None else f"{load:.1f}"
 
 
 @dataclass

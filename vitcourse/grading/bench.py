@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..measure import describe_load
 from .assignments import get_assignment
 from .grade import grade_all
 from .notebook import cell_source, dumps_notebook, make_exercise, read_notebook
@@ -88,9 +89,9 @@ def main(argv=None) -> None:
     by_kind = {}
     for kind, r in zip(kinds, results):
         by_kind.setdefault(kind, set()).add(round(sum(t.points for t in r.tests.values()), 3))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = describe_load()
     print(f"{a.name}: {args.n} submissions graded in {elapsed:.1f} s with {args.workers} workers "
-          f"({elapsed / args.n:.2f} s each; {os.cpu_count()} CPUs, load average {load:.1f}, "
+          f"({elapsed / args.n:.2f} s each; {os.cpu_count()} CPUs, load average {load}, "
           f"sandbox {results[0].isolation.split(' (')[0]})")
     print(f"  median code points {statistics.median(sum(t.points for t in r.tests.values()) for r in results):g} "
           f"/ {a.code_points:g}")

@@ -1,10 +1,16 @@
-"""Stored notebook outputs that print the package's source (`inspect.getsource`) are not stale.
+"""Stored notebook outputs: printed package source is not stale, and no output names this machine.
 
+Printed source (`inspect.getsource`):
 The notebooks show code by printing it from the package, never by copying it; but a stored output
 is a snapshot, and after a change to the package it shows code that no longer exists (the reviews
 of notebooks 06 and 09 found such outputs). Every printed line must still be a line of vitcourse's
 source, with its indentation: re-run the notebook after changing a function it prints.
+
+Machine paths: a stored output that shows where the notebook ran (a traceback through the package,
+a temporary folder) tells the reader nothing and ships the author's file system; notebooks write
+relative paths and catch the errors they demonstrate.
 """
+import re
 import json
 from pathlib import Path
 
@@ -34,3 +40,14 @@ def test_printed_source_matches_the_package(path):
 def test_the_check_sees_printed_source():
     # the notebooks do print package source: the check above is not vacuous
     assert sum(len(lines) for p in NOTEBOOKS for _, lines in printed_source_cells(p)) > 100
+
+
+MACHINE_PATH = re.compile(r"(/work/|/tmp/|/root/|/home/[a-z]|[A-Z]:\\\\Users|site-packages)")
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, *sorted(ROOT.glob("exercises/*.ipynb"))], ids=lambda p: p.name)
+def test_no_machine_path_in_stored_outputs(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    hits = [(i, m.group(0)) for i, cell in enumerate(cells) for output in cell.get("outputs", [])
+            for m in [MACHINE_PATH.search(json.dumps(output))] if m]
+    assert not hits, f"{path.name}: stored outputs of cell(s) {[i for i, _ in hits]} name a machine path ({hits[0][1]})"
