@@ -13,8 +13,9 @@ and a `prefix` of embeddings may be put in front of the tokens (early fusion in 
 Decoding (sampling, greedy, beam search) lives in `vitcourse.generate`.
 
 ImageGPT (Chen et al. 2020, "Generative Pretraining from Pixels") is this GPT on the raster sequence
-of an image's palette ids (`vitcourse.palette`, re-exported here); its linear probe reads the average-pooled, layer-normalised input of a middle block (Sections
-2.4 and 4.1: the best features sit in the middle of the network).
+of an image's palette ids (`vitcourse.palette`); its linear probe reads the average-pooled,
+layer-normalised input of a middle block (Sections 2.4 and 4.1: the best features sit in the middle
+of the network).
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from torch import nn
 
 from .blocks import Block
 from .generate import check_options, decode
-from .palette import dequantize, kmeans_palette, quantize  # noqa: F401 (ImageGPT helpers, kept importable here)
 
 IGNORE_INDEX = -100   # targets with this value add nothing to the loss (F.cross_entropy's default)
 
