@@ -139,3 +139,15 @@ def test_load_average_is_a_number_or_none_where_the_os_keeps_none(monkeypatch):
     assert measure.load_average() is None and measure.describe_load() == "not available on this system"
     monkeypatch.setattr(measure.os, "getloadavg", lambda: (1.234, 0.0, 0.0), raising=False)
     assert measure.describe_load() == "1.2"
+
+
+def test_peak_memory_refuses_mps_and_says_to_measure_on_the_cpu():
+    with pytest.raises(ValueError, match="no peak-allocation counter.*device='cpu'"):
+        peak_memory(lambda: None, "mps")
+
+
+def test_time_callable_synchronises_mps_around_each_call(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("sync"))
+    time_callable(lambda: calls.append("call"), warmup=1, repeat=2, device="mps")
+    assert calls == ["call", "sync", "call", "sync", "call", "sync"]

@@ -209,3 +209,39 @@ def test_labels_outside_the_head_name_the_label_and_the_head_size():
     for dtype in (torch.float32, torch.int32, torch.bool):
         with pytest.raises(TypeError, match=rf"integer class indices \(torch.long\), got {dtype}.*labels.long\(\)"):
             evaluate(tiny_vit(), loader(x, (y > 0).to(dtype)))
+
+
+def test_fit_restore_best_returns_the_weights_of_the_best_validation_epoch():
+    seed_everything(0)
+    x, _ = toy_data(64)
+    y = torch.randint(0, 2, (64,), generator=torch.Generator().manual_seed(5))   # labels unrelated to the images:
+    val = loader(*toy_data(32, seed=1))                                          # validation accuracy wanders
+    kept = []
+
+    class Snapshot(nn.Module):               # records the weights after each epoch's validation pass
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+
+        def forward(self, images):
+            if not self.training:
+                kept.append({k: v.clone() for k, v in self.state_dict().items()})
+            return self.net(images)
+
+    model = Snapshot()
+    hist = fit(model, loader(x, y, shuffle=True), val, epochs=8, lr=0.5, device="cpu", progress=False,
+               restore_best=True)
+    best = hist["best_epoch"]
+    assert best < 7 and max(hist["val_accuracy"]) > hist["val_accuracy"][-1]    # the last epoch is not the best
+    assert hist["val_accuracy"][best] == max(hist["val_accuracy"])
+    assert best == hist["val_accuracy"].index(max(hist["val_accuracy"]))       # first of the ties
+    assert evaluate(model, val)["accuracy"] == pytest.approx(hist["val_accuracy"][best])
+    want = kept[best * len(val)]                                                # first val batch of that epoch
+    assert all(torch.equal(v, want[k]) for k, v in model.state_dict().items())
+
+
+def test_fit_restore_best_needs_a_validation_loader():
+    x, y = toy_data(16)
+    with pytest.raises(ValueError, match="needs a val_loader"):
+        fit(nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), loader(x, y), epochs=1, lr=1e-2, device="cpu",
+            progress=False, restore_best=True)

@@ -31,6 +31,8 @@ CONFIGS = {  # name -> (config, batch)
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}

@@ -42,12 +42,16 @@ class Timing:
 
 
 def _sync(device) -> None:
-    if device is not None and torch.device(device).type == "cuda":
+    """Wait for the accelerator's queued work, so that a timer measures it (CUDA and MPS run asynchronously)."""
+    kind = None if device is None else torch.device(device).type
+    if kind == "cuda":
         torch.cuda.synchronize(device)
+    elif kind == "mps":
+        torch.mps.synchronize()
 
 
 def time_callable(fn, *, warmup: int = 1, repeat: int = 5, device=None) -> Timing:
-    """Call `fn()` `warmup` times, then time `repeat` calls; on CUDA synchronise around each call."""
+    """Call `fn()` `warmup` times, then time `repeat` calls; on CUDA or MPS synchronise around each call."""
     if warmup < 0 or repeat < 1:
         raise ValueError(f"need warmup >= 0 and repeat >= 1, got warmup={warmup}, repeat={repeat}")
     for _ in range(warmup):
@@ -98,7 +102,9 @@ def _cpu_peak_bytes(fn) -> int:
 def peak_memory(fn, device="cpu") -> int:
     """Peak bytes allocated by torch while `fn()` runs, above what was allocated before.
 
-    CPU: from the profiler's allocation events; CUDA: `torch.cuda.max_memory_allocated`.
+    CPU: from the profiler's allocation events; CUDA: `torch.cuda.max_memory_allocated`. Apple's MPS
+    keeps no peak counter (`torch.mps` reports only what is allocated now), so it is refused with a
+    ValueError that says to measure on the CPU, rather than answered with a number that is not a peak.
     """
     device = torch.device(device)
     if device.type == "cpu":
@@ -110,6 +116,9 @@ def peak_memory(fn, device="cpu") -> int:
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base
+    if device.type == "mps":
+        raise ValueError("peak_memory cannot measure 'mps': Apple's MPS backend keeps no peak-allocation counter "
+                         "(torch.mps reports only the memory allocated now); measure memory with device='cpu'")
     raise ValueError(f"peak_memory measures 'cpu' or 'cuda' devices, got {device}")
 
 

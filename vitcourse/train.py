@@ -55,13 +55,20 @@ def _progress(iterable, enabled: bool, **kw):
 
 def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: float,
         weight_decay: float = 0.0, device=None, progress: bool = True, warmup_epochs: float = 0.0,
-        label_smoothing: float = 0.0, grad_clip: float | None = None, loss_fn=None) -> dict:
+        label_smoothing: float = 0.0, grad_clip: float | None = None, loss_fn=None,
+        restore_best: bool = False) -> dict:
     """Train `model` with AdamW and a warm-up + cosine schedule; return the history.
 
     History: lists per epoch of train_loss, train_accuracy, val_loss, val_accuracy (when a
     validation loader is given) and lr (after the epoch's last step).
     `loss_fn(model, batch) -> (loss, logits|None, targets|None)` replaces the default
     cross-entropy on (images, labels) batches; train_accuracy is NaN when it gives no logits.
+
+    `restore_best=True` is validation-selected early stopping without the early stop: the schedule
+    runs to its end, then the model gets back the weights of the epoch with the highest validation
+    accuracy (the first such epoch on a tie), and the history's `best_epoch` (0-based) says which.
+    A comparison that selects each contender's stopping point the same way is not confounded by one
+    model peaking earlier than another.
     """
     if epochs <= 0 or lr <= 0:
         raise ValueError(f"epochs and lr must be positive, got epochs={epochs}, lr={lr}")
@@ -70,6 +77,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
         check_loader(val_loader, "val_loader")
     if len(train_loader) == 0:
         raise ValueError("train_loader is empty: it yields no batches")
+    if restore_best and (val_loader is None or loss_fn is not None):
+        raise ValueError("restore_best=True selects the epoch by validation accuracy: it needs a val_loader "
+                         "and the default cross-entropy loss (loss_fn=None)")
     device = check_device(device) if device is not None else get_device()
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -77,8 +87,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
     warmup = int(warmup_epochs * len(train_loader))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, total, warmup))
     history = {"train_loss": [], "train_accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
+    best_state, best_accuracy = None, -1.0
     bar = _progress(range(epochs), progress, desc="epochs", unit="epoch")
-    for _ in bar:
+    for epoch in bar:
         model.train()
         loss_sum = correct = seen = counted = 0
         for batch in train_loader:
@@ -111,8 +122,13 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, lr: flo
             history["val_loss"].append(val["loss"])
             history["val_accuracy"].append(val["accuracy"])
             postfix["val_acc"] = f"{val['accuracy']:.3f}"
+            if restore_best and val["accuracy"] > best_accuracy:
+                best_accuracy, history["best_epoch"] = val["accuracy"], epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if progress:
             bar.set_postfix(postfix)
+    if restore_best:
+        model.load_state_dict(best_state)
     return history
 
 
