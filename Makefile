@@ -72,8 +72,8 @@ check-book: setup  ## check a built book: tables, maths, paths, links, test mark
 exercises: setup  ## regenerate exercises/ (student versions) from solutions/
 	$(BIN)/python -m vitcourse exercises
 
-grade: setup  ## grade a folder of submissions: make grade TP=tp1 SUBMISSIONS=submissions/ OUT=grades/
-	$(BIN)/python -m vitcourse grade $(TP) $(SUBMISSIONS) --out $(OUT)
+grade: setup  ## grade a folder of submissions: make grade TP=tp1 SUBMISSIONS=submissions/ OUT=grades/ [ARGS="--rubric r.csv"]
+	$(BIN)/python -m vitcourse grade $(TP) $(SUBMISSIONS) --out $(OUT) $(ARGS)
 
 lab: setup  ## Jupyter Lab on the notebooks
 	$(BIN)/jupyter lab notebooks

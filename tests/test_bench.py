@@ -85,3 +85,10 @@ def test_main_sections_seeds_only(capsys):
     out = main(["--quick", "--sections", "seeds"])
     text = capsys.readouterr().out
     assert list(out) == ["seeds"] and "seeds in parallel" in text and "ours/HF" not in text
+
+
+def test_load_warning_warns_only_on_a_busy_machine():
+    from vitcourse.bench import load_warning
+    assert load_warning(0.2, 2) == "machine load 0.2 on 2 core(s)"
+    assert load_warning(1.8, 2).startswith("WARNING: machine load 1.8 on 2 core(s)")
+    assert "not available" in load_warning(None, 2)

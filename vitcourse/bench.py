@@ -12,6 +12,7 @@ other jobs, `--threads 1 --clock cpu` (CPU time of this process) removes most of
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from .attention import scaled_dot_product_attention
 from .config import ViTConfig, tiny
+from .measure import load_average
 from .vit import ViT
 
 CONFIGS = {  # name -> (config, batch)
@@ -187,6 +189,16 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in cells[1:]])
 
 
+def load_warning(load: float | None, cores: int) -> str:
+    """One line on the machine's load: a warning when other jobs already keep the cores busy."""
+    if load is None:
+        return "machine load: not available on this system (check that nothing else runs)"
+    if load > 0.5 * cores:
+        return (f"WARNING: machine load {load:.1f} on {cores} core(s): other jobs are running, so the wall-clock "
+                f"times below are inflated (use --clock cpu --threads 1, or wait for an idle machine)")
+    return f"machine load {load:.1f} on {cores} core(s)"
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(prog="python -m vitcourse.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny config only, attention up to N=1024")
@@ -207,6 +219,7 @@ def main(argv=None) -> dict:
     configs = {k: v for k, v in CONFIGS.items() if not args.quick or k.startswith("tiny")}
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
           f"{args.clock}-clock median of {repeats} after 1 warm-up")
+    print(load_warning(load_average(), os.cpu_count() or 1))
     out = {}
     try:
         import transformers
