@@ -69,6 +69,9 @@ def test_figures_build(labels_preds):
     axes = plot_history({"train_loss": [2, 1], "val_loss": [2.1, 1.2], "train_accuracy": [.3, .6],
                          "val_accuracy": [.2, .5]})
     assert len(axes[0].lines) == 2
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["train", "val"]
+    axes = plot_history({"train_loss": [2, 1], "val_loss": [2.1, 1.2]}, train_label="train (augmented)")
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["train (augmented)", "val"]
     images = torch.rand(6, 1, 8, 8)
     fig = plot_predictions(images, [0, 1, 2, 3, 4, 5], [0, 1, 0, 3, 0, 5], errors_only=True)
     titles = [a.get_title() for a in fig.axes if a.get_title()]

@@ -91,15 +91,18 @@ def plot_confusion_matrix(cm, class_names=None, ax=None, normalize: bool = False
     return ax
 
 
-def plot_history(history: dict, axes=None):
-    """Learning curves from `vitcourse.fit`'s history: loss and accuracy per epoch, train and val."""
+def plot_history(history: dict, axes=None, train_label: str = "train"):
+    """Learning curves from `vitcourse.fit`'s history: loss and accuracy per epoch, train and val.
+
+    `train_label` names the training curve, e.g. "train (augmented, label-smoothed)": its loss is measured on
+    the batches as trained on, so it is not comparable with the validation loss when those differ."""
     if axes is None:
         _, axes = _plt().subplots(1, 2, figsize=(9, 3.2), layout="constrained")
     for ax, key in zip(axes, ("loss", "accuracy")):
         for split in ("train", "val"):
             values = history.get(f"{split}_{key}", [])
             if len(values):
-                ax.plot(range(1, len(values) + 1), values, label=split)
+                ax.plot(range(1, len(values) + 1), values, label=train_label if split == "train" else split)
         ax.set_xlabel("epoch"), ax.set_ylabel(key), ax.set_title(key), ax.legend()
         ax.grid(alpha=0.3)
     return axes
