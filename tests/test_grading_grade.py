@@ -177,6 +177,18 @@ def test_cli_exercises_check_and_final(tmp_path, capsys):
     assert "unknown exercise 'tp9'" in capsys.readouterr().err
 
 
+
+@pytest.mark.parametrize("flag", ["--rubric", "--times"])
+def test_cli_grade_names_a_missing_rubric_or_times_file(tmp_path, capsys, flag):
+    missing = tmp_path / "nowhere.csv"
+    assert main(["grade", "tp1", str(tmp_path), "--out", str(tmp_path / "o"), flag, str(missing),
+                 "--unsafe-no-sandbox"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {flag} {missing}: no such file or folder" in err and "Traceback" not in err
+    assert main(["grade", "tp1", str(tmp_path / "no-folder"), "--out", str(tmp_path / "o"), "--unsafe-no-sandbox"]) == 2
+    assert "submissions" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("case, words", [
     ("project above the maximum", r"ana project = 11 is outside \[0, 10\]"),
     ("unknown student", r"students with no row in any gradebook: \['anna'\]"),

@@ -55,6 +55,11 @@ def cmd_grade(args) -> int:
         print("WARNING: --unsafe-no-sandbox: the submissions run WITHOUT a sandbox (only a process, rlimits and "
               "an audit hook); they can read and change anything this user can. Trusted code only.", file=sys.stderr)
     limits = Limits(**box)
+    for flag, path, what in (("submissions", args.submissions, "a folder of submissions (one notebook or folder per student)"),
+                             ("--rubric", args.rubric, "a CSV (student, W1, ..., comment) or YAML file"),
+                             ("--times", args.times, "a CSV file with columns student, submitted_at")):
+        if path is not None and not Path(path).exists():
+            raise ValueError(f"{flag} {path}: no such file or folder (expected {what})")
     rubric = load_rubric(args.rubric, {w.id: w.points for w in a.written}) if args.rubric else None
     times = load_times(args.times) if args.times else None
     deadline = parse_time(args.deadline, "--deadline") if args.deadline else None
@@ -72,7 +77,7 @@ def cmd_grade(args) -> int:
     with open(out / "skipped.csv", "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([("entry", "reason"), *skipped])
     elapsed = time.perf_counter() - start
-    print(f"{a.name}: graded {len(book)} submissions in {elapsed:.1f} s ({elapsed / max(1, len(book)):.1f} s each) "
+    print(f"{a.name}: graded {len(book)} submission{'s' if len(book) != 1 else ''} in {elapsed:.1f} s ({elapsed / max(1, len(book)):.1f} s each) "
           f"-> {out / 'gradebook.csv'}, {out / 'feedback'}/")
     print(f"  isolation: {results[0].isolation}")
     print(f"  code points: median {statistics.median(r['code'] for r in book):g} / {a.code_points:g}")
@@ -112,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--check", action="store_true", help="only check that exercises/ is up to date")
     e.set_defaults(func=cmd_exercises)
     g = sub.add_parser("grade", help="grade a folder of submissions (one notebook or folder per student)")
-    g.add_argument("tp", help="tp1 or tp2")
+    g.add_argument("tp", help="tp1, tp2, tp3 or tp4")
     g.add_argument("submissions")
     g.add_argument("--out", required=True, help="folder for gradebook.csv and feedback/")
     g.add_argument("--solutions", default=None, help="master notebooks (default: the repository's solutions/)")
