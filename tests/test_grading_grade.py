@@ -187,6 +187,10 @@ def test_cli_grade_names_a_missing_rubric_or_times_file(tmp_path, capsys, flag):
     assert f"error: {flag} {missing}: no such file or folder" in err and "Traceback" not in err
     assert main(["grade", "tp1", str(tmp_path / "no-folder"), "--out", str(tmp_path / "o"), "--unsafe-no-sandbox"]) == 2
     assert "submissions" in capsys.readouterr().err
+    assert main(["grade", "tp1", str(tmp_path), "--out", str(tmp_path / "o"), flag, str(tmp_path),
+                 "--unsafe-no-sandbox"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {flag} {tmp_path}: is a folder" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("case, words", [

@@ -60,6 +60,8 @@ def cmd_grade(args) -> int:
                              ("--times", args.times, "a CSV file with columns student, submitted_at")):
         if path is not None and not Path(path).exists():
             raise ValueError(f"{flag} {path}: no such file or folder (expected {what})")
+        if path is not None and flag != "submissions" and Path(path).is_dir():
+            raise ValueError(f"{flag} {path}: is a folder (expected {what})")
     rubric = load_rubric(args.rubric, {w.id: w.points for w in a.written}) if args.rubric else None
     times = load_times(args.times) if args.times else None
     deadline = parse_time(args.deadline, "--deadline") if args.deadline else None
