@@ -96,7 +96,7 @@ def test_plot_position_table_shows_the_encoding_itself_on_a_symmetric_scale():
     np.testing.assert_array_equal(ax.images[0].get_array(), pe.numpy())
     lo, hi = ax.images[0].get_clim()
     assert lo == -hi == pytest.approx(-1.0, abs=1e-6)
-    assert ax.get_xlabel() == "dimension i" and ax.get_ylabel() == "position"
+    assert ax.get_xlabel() == "dimension (column of PE)" and ax.get_ylabel() == "position"
 
 
 def test_plot_position_similarity_is_the_gram_matrix():

@@ -175,7 +175,7 @@ def plot_position_table(pe, ax=None, title="Positional encoding table", **kw):
     """A (N, D) position table: positions down, dimensions across, symmetric colour scale."""
     pe = pe.reshape(-1, pe.shape[-1])
     lim = float(pe.abs().max())
-    kw = {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim, "xlabel": "dimension i", "ylabel": "position",
+    kw = {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim, "xlabel": "dimension (column of PE)", "ylabel": "position",
           "figsize": (6, 4)} | kw
     return heatmap(pe, ax, title=title, **kw)
 
