@@ -21,20 +21,13 @@ import torch.nn.functional as F
 
 from .attention import scaled_dot_product_attention
 from .config import ViTConfig, tiny
-from .measure import load_average
+from .measure import _sync, load_average
 from .vit import ViT
 
 CONFIGS = {  # name -> (config, batch)
     "tiny 16px (digits)": (tiny(), 64),
     "ViT-S/16 224px": (ViTConfig(image_size=224, patch_size=16, dim=384, depth=12, num_heads=6, mlp_dim=1536), 2),
 }
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
